@@ -1,17 +1,17 @@
 """The JSON mapping shared by every protocol class.
 
-deepgram-sdk 3.11 built its classes on dataclasses_json, which drops unknown keys, turns a dict into its Python
-repr when the field says `str`, and raises a bare `KeyError` for a missing field. This module keeps the same
-surface (`to_json`, `from_json`, `to_dict`, `from_dict`, `str(obj)` as indented JSON, `obj["key"]`) without
-those faults:
+deepgram-sdk 3.11 built its classes on dataclasses_json, which drops unknown keys, turns a dict into its
+Python repr when the field says `str`, and raises a bare `KeyError` for a missing field. This module keeps
+the same surface (`to_json`, `from_json`, `to_dict`, `from_dict`, `str(obj)` as indented JSON,
+`obj["key"]`) without those faults:
 
 * keys a class does not declare are kept in `extra` and written back out, so `greeting` or
   `think.provider.url` survive a dict → object → JSON round trip;
 * a JSON object or array given for a text field becomes JSON text, never a repr;
 * a missing required field raises `MissingFieldError`, which names the class and the field.
 
-Fields built with `omitted_when_none()` are left out of the JSON when they are None, exactly where the seed SDK
-left them out; every other field is always written, `null` included.
+Fields whose metadata is `OMIT_NONE` are left out of the JSON when they are None, exactly where the seed
+SDK left them out; every other field is always written, `null` included.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ import dataclasses
 import json
 import types
 import typing
-from typing import Any, ClassVar, Self, TypeVar, Union, get_args, get_origin
-
-T = TypeVar("T")
+from typing import Any, ClassVar, Self, Union, get_args, get_origin
 
 _OMIT_NONE = "voicewire.omit_none"
 
@@ -47,19 +45,8 @@ class InvalidFieldError(ProtocolError):
     """A field has a value of the wrong shape (e.g. a number where an object is required)."""
 
 
-def omitted_when_none(default: Any = None) -> Any:
-    """A field that the seed SDK leaves out of the JSON while it is None."""
-    return dataclasses.field(default=default, metadata={_OMIT_NONE: True})
-
-
-def wire_type(name: str) -> Any:
-    """The `type` field of a message class: its wire name by default, keyword-only."""
-    return dataclasses.field(default=name, kw_only=True)
-
-
-def extra_field() -> Any:
-    """The catch-all for undeclared keys; keyword-only so positional construction matches the seed SDK."""
-    return dataclasses.field(default_factory=dict, kw_only=True, repr=False)
+#: Metadata of a field that the seed SDK leaves out of the JSON while it is None.
+OMIT_NONE = types.MappingProxyType({_OMIT_NONE: True})
 
 
 def to_plain(value: Any) -> Any:
@@ -75,9 +62,13 @@ def to_plain(value: Any) -> Any:
 
 @dataclasses.dataclass
 class Model:
-    """Base of every message and option class: a dataclass with a lossless JSON mapping."""
+    """Base of every message and option class: a dataclass with a lossless JSON mapping.
 
-    extra: dict[str, Any] = extra_field()
+    `extra` holds the keys the class does not declare; it is keyword-only so that positional construction
+    matches the seed SDK.
+    """
+
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True, repr=False)
 
     _hints: ClassVar[dict[type, dict[str, Any]]] = {}
 

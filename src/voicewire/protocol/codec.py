@@ -62,7 +62,9 @@ SERVER_MESSAGES: dict[str, ServerMessageKind] = {
         ServerMessageKind(Events.AgentThinking, AgentThinkingResponse, "agent_thinking"),
         ServerMessageKind(Events.FunctionCalling, FunctionCalling, "function_calling"),
         ServerMessageKind(Events.FunctionCallRequest, FunctionCallRequest, "function_call_request"),
-        ServerMessageKind(Events.AgentStartedSpeaking, AgentStartedSpeakingResponse, "agent_started_speaking"),
+        ServerMessageKind(
+            Events.AgentStartedSpeaking, AgentStartedSpeakingResponse, "agent_started_speaking"
+        ),
         ServerMessageKind(Events.AgentAudioDone, AgentAudioDoneResponse, "agent_audio_done"),
         ServerMessageKind(Events.InjectionRefused, InjectionRefusedResponse, "injection_refused"),
         ServerMessageKind(Events.Close, CloseResponse, "close"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Self
 
-from voicewire.protocol.base import InvalidFieldError, Model, omitted_when_none
+from voicewire.protocol.base import OMIT_NONE, InvalidFieldError, Model
 
 #: Deepgram model families that cannot take keyterms. Every other name (nova-3, a local model, ...) may.
 _NO_KEYTERM_FAMILIES = ("nova-2", "nova", "enhanced", "base")
@@ -77,10 +77,10 @@ class Function(Model):
 
     name: str
     description: str = ""
-    url: str | None = omitted_when_none()
-    method: str | None = omitted_when_none()
-    headers: list[Header] | None = omitted_when_none()
-    parameters: Parameters | None = omitted_when_none()
+    url: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    method: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    headers: list[Header] | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    parameters: Parameters | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
     @property
     def client_side(self) -> bool:
@@ -89,28 +89,28 @@ class Function(Model):
 
 @dataclasses.dataclass
 class Provider(Model):
-    type: str | None = omitted_when_none()
+    type: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 @dataclasses.dataclass
 class Think(Model):
     provider: Provider = dataclasses.field(default_factory=Provider)
-    model: str | None = omitted_when_none()
-    instructions: str | None = omitted_when_none()
-    functions: list[Function] | None = omitted_when_none()
+    model: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    instructions: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    functions: list[Function] | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 @dataclasses.dataclass
 class Listen(Model):
-    model: str | None = omitted_when_none()
-    keyterms: list[str] | None = omitted_when_none()
+    model: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    keyterms: list[str] | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 @dataclasses.dataclass
 class Speak(Model):
-    model: str | None = omitted_when_none("aura-asteria-en")
-    provider: str | None = omitted_when_none()
-    voice_id: str | None = omitted_when_none()
+    model: str | None = dataclasses.field(default="aura-asteria-en", metadata=OMIT_NONE)
+    provider: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    voice_id: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 @dataclasses.dataclass
@@ -130,7 +130,7 @@ class Input(Model):
 class Output(Model):
     encoding: str | None = "linear16"
     sample_rate: int | None = 16000
-    bitrate: int | None = omitted_when_none()
+    bitrate: int | None = dataclasses.field(default=None, metadata=OMIT_NONE)
     container: str | None = "none"
 
 
@@ -151,7 +151,7 @@ class Context(Model):
     values survive (the seed turned objects into `["role", "content"]`).
     """
 
-    messages: list[ContextMessage] | None = omitted_when_none()
+    messages: list[ContextMessage] | None = dataclasses.field(default=None, metadata=OMIT_NONE)
     replay: bool = False
 
     @classmethod
@@ -189,7 +189,7 @@ class SettingsConfigurationOptions(Model):
     type: str = "SettingsConfiguration"
     audio: Audio = dataclasses.field(default_factory=Audio)
     agent: Agent = dataclasses.field(default_factory=Agent)
-    context: Context | None = omitted_when_none()
+    context: Context | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
     def check(self) -> bool:
         """Reject keyterms for Deepgram models that cannot take them (the seed rejected all but nova-3)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from voicewire.protocol.base import Model, omitted_when_none, wire_type
+from voicewire.protocol.base import OMIT_NONE, Model
 
 
 @dataclasses.dataclass
@@ -30,8 +30,8 @@ class ErrorResponse(Model):
     description: str = ""
     message: str = ""
     type: str = ""
-    variant: str | None = omitted_when_none()
-    code: str | None = omitted_when_none()
+    variant: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    code: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 @dataclasses.dataclass
@@ -44,30 +44,30 @@ class UnhandledResponse(Model):
 
 @dataclasses.dataclass
 class WelcomeResponse(Model):
-    type: str = wire_type("Welcome")
+    type: str = dataclasses.field(default="Welcome", kw_only=True)
     session_id: str
 
 
 @dataclasses.dataclass
 class SettingsAppliedResponse(Model):
-    type: str = wire_type("SettingsApplied")
+    type: str = dataclasses.field(default="SettingsApplied", kw_only=True)
 
 
 @dataclasses.dataclass
 class ConversationTextResponse(Model):
-    type: str = wire_type("ConversationText")
+    type: str = dataclasses.field(default="ConversationText", kw_only=True)
     role: str
     content: str
 
 
 @dataclasses.dataclass
 class UserStartedSpeakingResponse(Model):
-    type: str = wire_type("UserStartedSpeaking")
+    type: str = dataclasses.field(default="UserStartedSpeaking", kw_only=True)
 
 
 @dataclasses.dataclass
 class AgentThinkingResponse(Model):
-    type: str = wire_type("AgentThinking")
+    type: str = dataclasses.field(default="AgentThinking", kw_only=True)
     content: str
 
 
@@ -75,14 +75,14 @@ class AgentThinkingResponse(Model):
 class FunctionCalling(Model):
     """A debug notice that the server is calling a function itself; extra keys are kept in `extra`."""
 
-    type: str = wire_type("FunctionCalling")
+    type: str = dataclasses.field(default="FunctionCalling", kw_only=True)
 
 
 @dataclasses.dataclass
 class FunctionCallRequest(Model):
     """The agent asks the client to run a function. `input` is always JSON text of the arguments."""
 
-    type: str = wire_type("FunctionCallRequest")
+    type: str = dataclasses.field(default="FunctionCallRequest", kw_only=True)
     function_name: str
     function_call_id: str
     input: str
@@ -92,7 +92,7 @@ class FunctionCallRequest(Model):
 class AgentStartedSpeakingResponse(Model):
     """Latencies in seconds from the end of the user's speech: total, text-to-speech, text-to-text."""
 
-    type: str = wire_type("AgentStartedSpeaking")
+    type: str = dataclasses.field(default="AgentStartedSpeaking", kw_only=True)
     total_latency: float
     tts_latency: float
     ttt_latency: float
@@ -100,26 +100,26 @@ class AgentStartedSpeakingResponse(Model):
 
 @dataclasses.dataclass
 class AgentAudioDoneResponse(Model):
-    type: str = wire_type("AgentAudioDone")
+    type: str = dataclasses.field(default="AgentAudioDone", kw_only=True)
 
 
 @dataclasses.dataclass
 class InjectionRefusedResponse(Model):
-    type: str = wire_type("InjectionRefused")
+    type: str = dataclasses.field(default="InjectionRefused", kw_only=True)
 
 
 @dataclasses.dataclass
 class InstructionsUpdatedResponse(Model):
-    type: str = wire_type("InstructionsUpdated")
+    type: str = dataclasses.field(default="InstructionsUpdated", kw_only=True)
 
 
 @dataclasses.dataclass
 class SpeakUpdatedResponse(Model):
-    type: str = wire_type("SpeakUpdated")
+    type: str = dataclasses.field(default="SpeakUpdated", kw_only=True)
 
 
 @dataclasses.dataclass
 class WarningResponse(Model):
-    type: str = wire_type("Warning")
+    type: str = dataclasses.field(default="Warning", kw_only=True)
     description: str = ""
     code: str = ""

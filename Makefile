@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # llama-cpp-python compiles llama.cpp from source (about 5.5 min on 2 cores, then cached by pip).
+# A portable build: llama.cpp's -march=native AMX code path crashes on some virtualised Xeons.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: install lint typecheck test demo serve clean
 

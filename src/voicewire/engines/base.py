@@ -13,7 +13,7 @@ Audio crosses these interfaces as numpy arrays: float32 in [-1, 1] for input, in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -114,7 +114,7 @@ class LanguageModel(Protocol):
         *,
         tools: Sequence[ToolSpec] = (),
         model: str | None = None,
-    ) -> AsyncIterator[LlmEvent]:
+    ) -> AsyncGenerator[LlmEvent, None]:
         """Stream the assistant's next reply as text deltas and/or tool calls.
 
         `messages` starts with the system prompt. The caller may stop iterating at any point and then
@@ -134,6 +134,6 @@ class TextToSpeech(Protocol):
         """Whether `voice` (an engine voice name) can be synthesised by this engine."""
         ...
 
-    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[PcmAudio]:
+    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncGenerator[PcmAudio, None]:
         """Stream int16 mono audio for `text`; stopping iteration and `aclose()` must stop synthesis."""
         ...

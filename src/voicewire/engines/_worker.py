@@ -1,0 +1,122 @@
+"""Run a blocking model iterator on its own thread and consume it from asyncio.
+
+Every local engine has the same shape: a C library produces items one at a time (tokens, sentences of
+audio, transcript segments) and must neither block the event loop nor outlive a barge-in. This module is
+the single place that handles it:
+
+* the model runs on a dedicated thread (not the loop's default executor, which a few sessions waiting on a
+  busy model would exhaust) while holding the model's lock, so concurrent sessions take turns;
+* items cross to the loop through an `asyncio.Queue`;
+* when the consumer stops (break, `aclose()`, task cancellation) a `threading.Event` is set, the producer
+  notices it before its next item, and the consumer waits until the thread has let go of the lock. When the
+  async iterator is finished, the model is idle again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import Generic, TypeVar
+
+from voicewire.engines.base import EngineError
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+#: How often a producer waiting for a busy model checks whether its consumer has already gone.
+_LOCK_POLL_SECONDS = 0.05
+
+
+class _Done:
+    """Sentinel: the producer thread has finished and released the lock."""
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Item(Generic[T]):
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+
+async def iterate_in_thread(
+    produce: Callable[[threading.Event], Iterator[T]],
+    lock: threading.Lock,
+    *,
+    what: str,
+) -> AsyncGenerator[T, None]:
+    """Yield what `produce(stop)` yields, computed on a worker thread that holds `lock`.
+
+    `stop` is set once the consumer is gone; the worker checks it after every item, and `produce` may check
+    it more often (e.g. from a C callback). Errors in `produce` surface as `EngineError` naming `what`.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[_Item[T] | _Failed | _Done] = asyncio.Queue()
+    stop = threading.Event()
+
+    def post(message: _Item[T] | _Failed | _Done) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, message)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            stop.set()
+
+    def work() -> None:
+        try:
+            while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
+                if stop.is_set():
+                    return
+            try:
+                if stop.is_set():
+                    return
+                items = produce(stop)
+                try:
+                    for item in items:
+                        if stop.is_set():
+                            break
+                        post(_Item(item))
+                finally:
+                    close = getattr(items, "close", None)
+                    if close is not None:
+                        close()
+            finally:
+                lock.release()
+        except BaseException as error:  # handed to the consumer, which decides what to raise
+            post(_Failed(error))
+        finally:
+            post(_Done())
+
+    thread = threading.Thread(target=work, name=f"voicewire-{what}", daemon=True)
+    thread.start()
+    finished = False
+    try:
+        while True:
+            message = await queue.get()
+            if isinstance(message, _Done):
+                finished = True
+                return
+            if isinstance(message, _Failed):
+                if isinstance(message.error, EngineError):
+                    raise message.error
+                raise EngineError(f"{what} failed: {message.error}") from message.error
+            yield message.value
+    finally:
+        stop.set()
+        if not finished:
+            await _wait_until_done(queue, what)
+
+
+async def _wait_until_done(queue: asyncio.Queue[_Item[T] | _Failed | _Done], what: str) -> None:
+    """Drain the queue until the worker reports it has released the model."""
+    while True:
+        message = await queue.get()
+        if isinstance(message, _Done):
+            return
+        if isinstance(message, _Failed):
+            logger.debug("%s failed after its consumer stopped: %r", what, message.error)

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from voicewire.engines.base import ChatMessage, LanguageModel, LlmEvent, TextDelta, ToolCall, ToolSpec
+from voicewire.engines.llm_llamacpp import LlamaCppLlm, relevant_tools, render_messages
+
+SYSTEM = ChatMessage(
+    "system",
+    "You are a friendly phone customer-service agent for Acme Internet. "
+    "Answer in one or two short spoken sentences. Do not use lists or markdown.",
+)
+WEATHER = ToolSpec(
+    "get_weather",
+    "Get the current weather for a city.",
+    {"type": "object", "properties": {"location": {"type": "string", "description": "City name"}}},
+)
+ORDER = ToolSpec(
+    "check_order",
+    "Look up the delivery status of an order.",
+    {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+)
+
+
+async def collect(llm: LanguageModel, messages: list[ChatMessage], tools: list[ToolSpec]) -> list[LlmEvent]:
+    return [event async for event in llm.stream(messages, tools=tools)]
+
+
+def test_functions_are_chosen_by_the_words_of_the_request() -> None:
+    tools = [WEATHER, ORDER]
+    assert relevant_tools("What's the weather in Paris?", tools) == [WEATHER]
+    assert relevant_tools("Where is my order 12345?", tools) == [ORDER]
+    assert relevant_tools("Are my orders delivered yet?", tools) == [ORDER]
+    assert relevant_tools("Hi, how are you?", tools) == []
+    assert relevant_tools("Can you check that for me?", tools) == []  # generic verbs say nothing
+    assert relevant_tools("What's the weather like? The city is Rome.", [ORDER, WEATHER]) == [WEATHER]
+
+
+def test_calls_and_results_are_spelled_out_in_the_prompt() -> None:
+    call = ToolCall(id="call_1", name="get_weather", arguments='{"location": "Paris"}')
+    prompt = render_messages(
+        [
+            SYSTEM,
+            ChatMessage("user", "Weather in Paris?"),
+            ChatMessage("assistant", "", tool_calls=[call]),
+            ChatMessage("tool", '{"condition": "sunny"}', tool_call_id="call_1"),
+        ],
+        [WEATHER],
+    )
+    assert [message["role"] for message in prompt] == ["system", "user", "assistant", "tool"]
+    assert prompt[0]["content"].startswith(SYSTEM.content) and "- get_weather:" in prompt[0]["content"]
+    assert json.loads(prompt[2]["content"]) == {"function": "get_weather", "arguments": {"location": "Paris"}}
+    assert prompt[3]["content"] == 'get_weather returned: {"condition": "sunny"}'
+
+
+@pytest.mark.models
+async def test_streams_a_reply(smollm2: LlamaCppLlm) -> None:
+    events = await collect(smollm2, [SYSTEM, ChatMessage("user", "Hello! Who am I speaking with?")], [])
+    assert events and all(isinstance(event, TextDelta) for event in events)
+    text = "".join(event.text for event in events if isinstance(event, TextDelta))
+    assert len(text.split()) >= 3
+    assert "{" not in text and "`" not in text
+
+
+@pytest.mark.models
+async def test_closing_mid_stream_stops_generation(smollm2: LlamaCppLlm) -> None:
+    stream = smollm2.stream([SYSTEM, ChatMessage("user", "Tell me a long story about a dragon.")])
+    received = 0
+    async for _ in stream:
+        received += 1
+        if received == 3:
+            break
+    started = time.perf_counter()
+    await stream.aclose()
+    assert time.perf_counter() - started < 0.2  # one token is about 10 ms
+    assert not smollm2.busy
+
+
+@pytest.mark.models
+async def test_weather_request_becomes_a_tool_call_and_its_result_a_reply(smollm2: LlamaCppLlm) -> None:
+    request = [SYSTEM, ChatMessage("user", "What's the weather in Paris?")]
+    events = await collect(smollm2, request, [WEATHER, ORDER])
+    assert len(events) == 1 and isinstance(events[0], ToolCall)
+    call = events[0]
+    assert call.name == "get_weather"
+    assert "paris" in json.loads(call.arguments)["location"].lower()
+
+    answered = [
+        *request,
+        ChatMessage("assistant", "", tool_calls=[call]),
+        ChatMessage("tool", json.dumps({"temperature_c": 18, "condition": "sunny"}), tool_call_id=call.id),
+    ]
+    reply = await collect(smollm2, answered, [WEATHER, ORDER])
+    assert reply and all(isinstance(event, TextDelta) for event in reply)
+    assert "".join(event.text for event in reply if isinstance(event, TextDelta)).strip()
+
+
+@pytest.mark.models
+async def test_concurrent_sessions_take_turns_on_the_model(smollm2: LlamaCppLlm) -> None:
+    async def reply(question: str) -> str:
+        events = await collect(smollm2, [SYSTEM, ChatMessage("user", question)], [])
+        return "".join(event.text for event in events if isinstance(event, TextDelta))
+
+    first, second = await asyncio.gather(reply("Hi there!"), reply("Good morning!"))
+    assert first.strip() and second.strip()
+    assert not smollm2.busy

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import numpy as np
+import pytest
+
+from voicewire.engines.base import (
+    ChatMessage,
+    FloatAudio,
+    LlmEvent,
+    PcmAudio,
+    TextDelta,
+    ToolSpec,
+    Transcript,
+)
+from voicewire.engines.llm_openai import OpenAiCompatibleLlm
+from voicewire.engines.registry import EngineConfig, EngineRegistry, ProviderConfig, UnknownModelError
+
+
+class StandInVad:
+    window_samples = 512
+
+    def speech_probability(self, window: FloatAudio) -> float:
+        return 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+class StandInStt:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
+        return Transcript(self.name)
+
+
+class StandInLlm:
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, tools: Sequence[ToolSpec] = (), model: str | None = None
+    ) -> AsyncIterator[LlmEvent]:
+        yield TextDelta("local")
+
+
+class StandInTts:
+    sample_rate = 22050
+
+    def __init__(self, *voices: str) -> None:
+        self.voices = voices
+
+    def has_voice(self, voice: str) -> bool:
+        return voice in self.voices
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[PcmAudio]:
+        yield np.zeros(10, dtype=np.int16)
+
+
+TINY, BASE = StandInStt("tiny.en"), StandInStt("base")
+LOCAL = StandInLlm()
+PIPER, ESPEAK = StandInTts("en_US-joe-medium", "joe"), StandInTts("en-us", "en-gb")
+
+
+def registry(**overrides: object) -> EngineRegistry:
+    arguments: dict[str, object] = {
+        "vad_factory": StandInVad,
+        "stt": TINY,
+        "named_stt": {"tiny.en": TINY, "base": BASE},
+        "llm": LOCAL,
+        "tts": PIPER,
+        "extra_tts": [ESPEAK],
+    }
+    arguments.update(overrides)
+    return EngineRegistry(**arguments)  # type: ignore[arg-type]
+
+
+def test_every_session_gets_its_own_vad() -> None:
+    engines = registry()
+    assert engines.new_vad() is not engines.new_vad()
+
+
+@pytest.mark.parametrize("model", [None, "nova-3", "nova-2", "nova-2-phonecall", "enhanced", "whisper-large"])
+def test_listen_models_map_to_the_default_recogniser(model: str | None) -> None:
+    assert registry().stt_for(model) is TINY
+
+
+@pytest.mark.parametrize("model", ["whisper-base", "base.en", "base"])
+def test_whisper_base_names_pick_base_when_loaded(model: str) -> None:
+    assert registry().stt_for(model) is BASE
+    assert registry(named_stt={"tiny.en": TINY}).stt_for(model) is TINY
+
+
+def test_llm_providers_use_a_configured_endpoint_or_the_local_model() -> None:
+    remote = StandInLlm()
+    engines = registry(providers={"open_ai": remote})
+    assert engines.llm_for("open_ai", "gpt-4o-mini") is remote
+    assert engines.llm_for("groq", "llama3-8b-8192") is LOCAL
+    assert engines.llm_for("anthropic", "claude-3-haiku") is LOCAL
+    assert engines.llm_for(None, None) is LOCAL
+    assert registry().llm_for("open_ai", "gpt-4o-mini") is LOCAL
+
+
+@pytest.mark.parametrize("model", [None, "aura-asteria-en", "aura-2-thalia-en"])
+def test_aura_voices_map_to_the_default_voice(model: str | None) -> None:
+    choice = registry(default_voice="joe").voice_for(model)
+    assert choice.engine is PIPER and choice.voice == "joe"
+
+
+def test_engine_voice_names_pick_their_engine() -> None:
+    engines = registry()
+    assert engines.voice_for("en_US-joe-medium").engine is PIPER
+    choice = engines.voice_for("en-gb")
+    assert choice.engine is ESPEAK and choice.voice == "en-gb"
+
+
+def test_unknown_voices_are_a_client_error() -> None:
+    with pytest.raises(UnknownModelError, match="unknown speak model 'polly-joanna'"):
+        registry().voice_for("polly-joanna")
+    assert issubclass(UnknownModelError, ValueError)
+
+
+def test_voice_map_overrides_aura_names() -> None:
+    engines = registry(voice_map={"aura-2-thalia-en": "en-us"})
+    assert engines.voice_for("aura-2-thalia-en").engine is ESPEAK
+    assert engines.voice_for("aura-asteria-en").engine is PIPER
+    with pytest.raises(UnknownModelError, match=r"voices\.aura-luna-en"):
+        registry(voice_map={"aura-luna-en": "nobody"})
+    with pytest.raises(UnknownModelError, match="default voice 'en-us'"):
+        registry(default_voice="en-us")
+
+
+def test_config_from_mapping() -> None:
+    config = EngineConfig.from_mapping(
+        {
+            "vad": "webrtc",
+            "stt": "base",
+            "extra_stt": ["tiny.en"],
+            "tts": "espeak",
+            "extra_tts": [],
+            "voices": {"aura-2-thalia-en": "en-gb"},
+            "llm": {"max_tokens": 60},
+            "providers": {
+                "groq": {"base_url": "https://api.groq.com/openai/v1", "api_key_env": "GROQ_API_KEY"}
+            },
+        }
+    )
+    assert (config.vad, config.stt, config.extra_stt, config.tts, config.extra_tts) == (
+        "webrtc",
+        "base",
+        ("tiny.en",),
+        "espeak",
+        (),
+    )
+    assert config.llm.max_tokens == 60 and config.llm.n_threads == 2
+    assert config.providers["groq"].resolve_api_key({"GROQ_API_KEY": "gsk-1"}) == "gsk-1"
+    assert EngineConfig.from_mapping({}) == EngineConfig()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"vad": "cobra"}, "engines.vad must be one of silero, webrtc"),
+        ({"stt": "nova-3"}, "engines.stt must be one of"),
+        ({"extra_tts": ["polly"]}, "engines.extra_tts must be one of"),
+        ({"color": "blue"}, "unknown keys color"),
+        ({"providers": {"x": {"model": "m"}}}, "providers.x.base_url"),
+        ({"providers": {"x": {"base_url": "http://h", "key": "k"}}}, "providers.x: unknown keys key"),
+        ({"llm": {"max_token": 5}}, "engines.llm: unknown keys max_token"),
+    ],
+)
+def test_config_errors_name_the_setting(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EngineConfig.from_mapping(data)
+
+
+def test_only_a_base_url_in_the_environment_switches_a_provider_on() -> None:
+    assert EngineConfig.from_mapping({}, environ={"OPENAI_API_KEY": "sk-1"}).providers == {}
+    config = EngineConfig.from_mapping(
+        {},
+        environ={
+            "VOICEWIRE_OPENAI_BASE_URL": "https://api.openai.com/v1",
+            "OPENAI_API_KEY": "sk-1",
+            "VOICEWIRE_GROQ_BASE_URL": "https://api.groq.com/openai/v1",
+            "VOICEWIRE_GROQ_API_KEY": "gsk-2",
+            "VOICEWIRE_GROQ_MODEL": "llama-3.1-8b-instant",
+        },
+    )
+    open_ai, groq = config.providers["open_ai"], config.providers["groq"]
+    assert open_ai.api_key_env == "OPENAI_API_KEY" and open_ai.model is None
+    assert groq.api_key_env == "VOICEWIRE_GROQ_API_KEY" and groq.model == "llama-3.1-8b-instant"
+
+
+def test_keys_never_show_in_reprs() -> None:
+    provider = ProviderConfig(base_url="https://llm.example/v1", api_key="sk-secret")
+    assert "sk-secret" not in repr(provider)
+    assert "sk-secret" not in repr(OpenAiCompatibleLlm(provider.base_url, api_key="sk-secret", model="m"))
+
+
+@pytest.mark.models
+async def test_load_default_loads_warms_up_and_maps_real_engines() -> None:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("piper")
+    engines = EngineRegistry.load_default(EngineConfig(vad="webrtc", voices={"aura-2-thalia-en": "en-us"}))
+    try:
+        await engines.warm_up()
+        assert engines.new_vad().window_samples == 480
+        assert engines.voice_for("aura-asteria-en").engine.has_voice("en_US-joe-medium")
+        assert engines.voice_for("aura-2-thalia-en").engine.has_voice("en-gb")
+        assert engines.llm_for("open_ai", "gpt-4o-mini") is engines.llm_for(None, None)
+    finally:
+        await engines.aclose()

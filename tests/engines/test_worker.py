@@ -1,0 +1,99 @@
+"""The thread bridge every local engine uses: ordering, stopping, errors and the model lock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines.base import EngineError
+
+
+def _counting(produced: list[int], delay: float = 0.0) -> Iterator[int]:
+    for number in range(1000):
+        time.sleep(delay)
+        produced.append(number)
+        yield number
+
+
+async def test_items_arrive_in_order_and_the_lock_is_released() -> None:
+    lock = threading.Lock()
+    items = [item async for item in iterate_in_thread(lambda stop: iter(range(5)), lock, what="test")]
+    assert items == [0, 1, 2, 3, 4]
+    assert not lock.locked()
+
+
+async def test_aclose_stops_the_producer_within_one_item() -> None:
+    lock = threading.Lock()
+    produced: list[int] = []
+    stream = iterate_in_thread(lambda stop: _counting(produced, delay=0.01), lock, what="test")
+    assert await anext(stream) == 0
+    await stream.aclose()
+    assert not lock.locked()
+    stopped_at = len(produced)
+    await asyncio.sleep(0.05)
+    assert len(produced) == stopped_at < 10
+
+
+async def test_cancelling_the_consumer_stops_the_producer() -> None:
+    lock = threading.Lock()
+    produced: list[int] = []
+
+    async def consume() -> None:
+        async for _ in iterate_in_thread(lambda stop: _counting(produced, delay=0.01), lock, what="test"):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not lock.locked()
+    stopped_at = len(produced)
+    await asyncio.sleep(0.05)
+    assert len(produced) == stopped_at
+
+
+async def test_errors_become_engine_errors() -> None:
+    def failing(stop: threading.Event) -> Iterator[int]:
+        yield 1
+        raise RuntimeError("boom")
+
+    lock = threading.Lock()
+    with pytest.raises(EngineError, match="test failed: boom"):
+        async for _ in iterate_in_thread(failing, lock, what="test"):
+            pass
+    assert not lock.locked()
+
+
+async def test_a_busy_model_is_waited_for_and_a_gone_consumer_gives_up_waiting() -> None:
+    lock = threading.Lock()
+    lock.acquire()
+    started = threading.Event()
+
+    def producer(stop: threading.Event) -> Iterator[int]:
+        started.set()
+        yield 1
+
+    stream = iterate_in_thread(producer, lock, what="test")
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.1)
+    assert not started.is_set() and not waiting.done()
+    lock.release()
+    assert await waiting == 1
+    await stream.aclose()
+
+    lock.acquire()
+    abandoned = iterate_in_thread(producer, lock, what="test")
+    started.clear()
+    pending = asyncio.ensure_future(anext(abandoned))
+    await asyncio.sleep(0.1)
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    assert not started.is_set()
+    lock.release()

@@ -70,3 +70,9 @@ def test_unknown_or_missing_client_type_is_rejected() -> None:
 
 def test_encode_is_compact() -> None:
     assert encode(AgentKeepAlive()) == '{"type":"KeepAlive"}'
+
+
+def test_open_and_close_on_the_wire_are_unhandled() -> None:
+    for wire in ("Open", "Close"):
+        kind, _ = decode_server_message(json.dumps({"type": wire}))
+        assert kind.event is AgentWebSocketEvents.Unhandled

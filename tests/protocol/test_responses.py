@@ -127,3 +127,10 @@ def test_non_ascii_is_escaped_like_the_seed() -> None:
     assert ConversationTextResponse(role="assistant", content="é").to_json() == (
         '{"type": "ConversationText", "role": "assistant", "content": "\\u00e9"}'
     )
+
+
+def test_required_text_fields_reject_null() -> None:
+    with pytest.raises(InvalidFieldError, match="WelcomeResponse.session_id"):
+        WelcomeResponse.from_dict({"type": "Welcome", "session_id": None})
+    with pytest.raises(InvalidFieldError, match="content"):
+        ConversationTextResponse.from_dict({"type": "ConversationText", "role": "user", "content": None})

@@ -26,7 +26,6 @@ from voicewire.protocol import (
     KeytermsNotSupportedError,
     ProtocolError,
     SettingsConfigurationOptions,
-    UnhandledResponse,
     UpdateInstructionsOptions,
     UpdateSpeakOptions,
     decode_server_message,
@@ -236,16 +235,9 @@ class ClientCore:
         return Plan(url=url, headers={**self._config.headers, **(headers or {})}, settings=settings_text)
 
     def _decode(self, text: str) -> tuple[AgentWebSocketEvents, dict[str, Any]]:
-        """A text frame as `(event, handler keywords)`; raises `ProtocolError` for a malformed frame.
-
-        A wire message typed "Open" or "Close" is reported as Unhandled: those events are the client's own,
-        each emitted exactly once per connection.
-        """
+        """A text frame as `(event, handler keywords)`; raises `ProtocolError` for a malformed frame."""
         kind, message = decode_server_message(text)
-        event = kind.event
-        if event is Events.Open or event is Events.Close:
-            return Events.Unhandled, self._payload("unhandled", UnhandledResponse(type="Unhandled", raw=text))
-        return event, self._payload(kind.kwarg, message)
+        return kind.event, self._payload(kind.kwarg, message)
 
     def _payload(self, key: str, value: object) -> dict[str, Any]:
         """Handler keywords: the event's payload plus the `start()` kwargs, the payload winning a clash."""

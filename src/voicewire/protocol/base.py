@@ -20,7 +20,8 @@ import dataclasses
 import json
 import types
 import typing
-from typing import Any, ClassVar, Self, Union, get_args, get_origin
+from collections.abc import Callable
+from typing import Any, Self, Union, get_args, get_origin
 
 _OMIT_NONE = "voicewire.omit_none"
 
@@ -70,8 +71,6 @@ class Model:
 
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True, repr=False)
 
-    _hints: ClassVar[dict[type, dict[str, Any]]] = {}
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
@@ -95,18 +94,16 @@ class Model:
     def from_dict(cls, data: Any) -> Self:
         if not isinstance(data, dict):
             raise InvalidFieldError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
-        hints = cls._type_hints()
+        plan = _PLANS.get(cls) or _plan(cls)
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
-            if f.name not in data:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise MissingFieldError(cls.__name__, f.name)
-                continue
-            kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{cls.__name__}.{f.name}")
-        declared = {f.name for f in dataclasses.fields(cls)}
-        extra = {k: v for k, v in data.items() if k not in declared or k == "extra"}
+        for name, convert, required, where in plan.fields:
+            if name in data:
+                kwargs[name] = convert(data[name], where)
+            elif required:
+                raise MissingFieldError(cls.__name__, name)
+        if len(kwargs) == len(data):
+            return cls(**kwargs)
+        extra = {k: v for k, v in data.items() if k not in plan.declared}
         return cls(**kwargs, extra=extra)
 
     @classmethod
@@ -116,14 +113,6 @@ class Model:
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"{cls.__name__}: not valid JSON ({exc})") from exc
         return cls.from_dict(data)
-
-    @classmethod
-    def _type_hints(cls) -> dict[str, Any]:
-        hints = Model._hints.get(cls)
-        if hints is None:
-            hints = typing.get_type_hints(cls)
-            Model._hints[cls] = hints
-        return hints
 
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]
@@ -144,39 +133,106 @@ class Model:
         return str(node)
 
 
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    """Coerce a decoded JSON value to the declared type of a field, without silent corruption."""
+Converter = Callable[[Any, str], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How to decode one class, worked out once: decoding runs on every message a client receives."""
+
+    fields: tuple[tuple[str, Converter, bool, str], ...]
+    declared: frozenset[str]
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type[Model]) -> _Plan:
+    hints = typing.get_type_hints(cls)
+    fields = tuple(
+        (
+            f.name,
+            _converter(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            f"{cls.__name__}.{f.name}",
+        )
+        for f in dataclasses.fields(cls)
+        if f.name != "extra"
+    )
+    plan = _Plan(fields, frozenset(name for name, *_ in fields))
+    _PLANS[cls] = plan
+    return plan
+
+
+def _converter(hint: Any) -> Converter:
+    """A function that coerces a decoded JSON value to `hint`, without silent corruption."""
     origin = get_origin(hint)
     if origin is Union or origin is types.UnionType:
         args = [a for a in get_args(hint) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(args[0] if len(args) == 1 else Any, value, where)
+        inner = _converter(args[0]) if len(args) == 1 else _as_is
+
+        def optional(value: Any, where: str) -> Any:
+            return None if value is None else inner(value, where)
+
+        return optional
     if isinstance(hint, type) and issubclass(hint, Model):
-        return hint.from_dict(value) if not isinstance(value, Model) else value
-    if hint is str:
-        if isinstance(value, dict | list):
-            return json.dumps(value)
-        if value is None:
-            return None
-        return value if isinstance(value, str) else json.dumps(value)
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidFieldError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidFieldError(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InvalidFieldError(f"{where} must be true or false, got {value!r}")
-        return value
+        model: type[Model] = hint
+
+        def nested(value: Any, where: str) -> Any:
+            return value if isinstance(value, model) else model.from_dict(value)
+
+        return nested
     if origin is list:
-        if not isinstance(value, list):
-            raise InvalidFieldError(f"{where} must be a list, got {type(value).__name__}")
         (item,) = get_args(hint) or (Any,)
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict and not isinstance(value, dict):
+        convert_item = _converter(item)
+
+        def items(value: Any, where: str) -> Any:
+            if not isinstance(value, list):
+                raise InvalidFieldError(f"{where} must be a list, got {type(value).__name__}")
+            return [convert_item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+        return items
+    if origin is dict:
+        return _to_object
+    return _SCALARS.get(hint, _as_is)
+
+
+def _as_is(value: Any, where: str) -> Any:
+    return value
+
+
+def _to_text(value: Any, where: str) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        raise InvalidFieldError(f"{where} must be text, got null")
+    return json.dumps(value)
+
+
+def _to_float(value: Any, where: str) -> float:
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidFieldError(f"{where} must be a number, got {value!r}")
+    return float(value)
+
+
+def _to_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidFieldError(f"{where} must be an integer, got {value!r}")
+    return value
+
+
+def _to_bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidFieldError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _to_object(value: Any, where: str) -> Any:
+    if not isinstance(value, dict):
         raise InvalidFieldError(f"{where} must be an object, got {type(value).__name__}")
     return value
+
+
+_SCALARS: dict[Any, Converter] = {str: _to_text, float: _to_float, int: _to_int, bool: _to_bool}

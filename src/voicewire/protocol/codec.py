@@ -1,6 +1,7 @@
 """Text frames ↔ typed messages, for both directions. Pure: no sockets, threads or clocks.
 
-`decode_server_message` is what both SDK clients run on every text frame they receive; `decode_client_message`
+`decode_server_message` is what both SDK clients run on every text frame they receive (`Open` and `Close` are
+the client's own events, so a wire message of those types is Unhandled); `decode_client_message`
 is what the server runs. Each returns a typed object or raises `ProtocolError` with a message fit to be shown
 to the peer, so a malformed frame is a value to report, never a crash.
 """
@@ -25,14 +26,12 @@ from voicewire.protocol.responses import (
     AgentAudioDoneResponse,
     AgentStartedSpeakingResponse,
     AgentThinkingResponse,
-    CloseResponse,
     ConversationTextResponse,
     ErrorResponse,
     FunctionCalling,
     FunctionCallRequest,
     InjectionRefusedResponse,
     InstructionsUpdatedResponse,
-    OpenResponse,
     SettingsAppliedResponse,
     SpeakUpdatedResponse,
     UnhandledResponse,
@@ -54,7 +53,6 @@ class ServerMessageKind:
 SERVER_MESSAGES: dict[str, ServerMessageKind] = {
     kind.event.value: kind
     for kind in (
-        ServerMessageKind(Events.Open, OpenResponse, "open"),
         ServerMessageKind(Events.Welcome, WelcomeResponse, "welcome"),
         ServerMessageKind(Events.SettingsApplied, SettingsAppliedResponse, "settings_applied"),
         ServerMessageKind(Events.ConversationText, ConversationTextResponse, "conversation_text"),
@@ -67,7 +65,6 @@ SERVER_MESSAGES: dict[str, ServerMessageKind] = {
         ),
         ServerMessageKind(Events.AgentAudioDone, AgentAudioDoneResponse, "agent_audio_done"),
         ServerMessageKind(Events.InjectionRefused, InjectionRefusedResponse, "injection_refused"),
-        ServerMessageKind(Events.Close, CloseResponse, "close"),
         ServerMessageKind(Events.Error, ErrorResponse, "error"),
         ServerMessageKind(Events.InstructionsUpdated, InstructionsUpdatedResponse, "instructions_updated"),
         ServerMessageKind(Events.SpeakUpdated, SpeakUpdatedResponse, "speak_updated"),

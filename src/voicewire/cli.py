@@ -1,0 +1,106 @@
+"""`voicewire <command>`: one function per subcommand, each returning the process exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from voicewire.engines.registry import EngineConfig, EngineRegistry
+from voicewire.server.app import AgentServer
+from voicewire.server.config import ServerConfig, load_config
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voicewire", description="Self-hosted Deepgram Voice Agent server and SDK"
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    serve = commands.add_parser("serve", help="run the agent server", description="Run the agent server.")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or `host` from the config)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free port)")
+    serve.add_argument("--config", help="TOML or JSON configuration file")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback address without API keys (anyone may connect)",
+    )
+    serve.set_defaults(run=cmd_serve)
+    return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        config = dataclasses.replace(
+            config,
+            host=config.host if args.host is None else args.host,
+            port=config.port if args.port is None else args.port,
+            insecure=config.insecure or args.insecure,
+        )
+        config.check()
+        engine_config = EngineConfig.from_mapping(config.engines, environ=os.environ)
+    except (ValueError, OSError) as exc:  # ConfigError is a ValueError, as are engine config errors
+        print(f"voicewire serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(config, engine_config))
+    except (OSError, ImportError) as exc:
+        print(f"voicewire serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
+    """Listen at once (so /healthz reports loading), load the engines, serve until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with AgentServer(config) as server:
+        print(f"voicewire: loading engines for {server.url}", file=sys.stderr)
+        loading = asyncio.create_task(_load_engines(engine_config))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not loading.done():
+            stopping.cancel()
+            loading.cancel()
+            print("voicewire: stopped while loading engines", file=sys.stderr)
+            return
+        registry = loading.result()
+        server.engines = registry
+        print(f"voicewire: ready at {server.url}", file=sys.stderr)
+        try:
+            await stopping
+        finally:
+            await registry.aclose()
+    print("voicewire: stopped", file=sys.stderr)
+
+
+async def _load_engines(engine_config: EngineConfig) -> EngineRegistry:
+    registry = await asyncio.to_thread(EngineRegistry.load_default, engine_config)
+    await registry.warm_up()
+    return registry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run: Command = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The network edge: HTTP routes, authentication, the session limit, and one `Session` per connection.
+
+Routes: `/agent` (any query string) upgrades to the agent protocol; `GET /healthz` answers 200 once engines
+are loaded (503 before); `GET /metrics` returns recent turn timings as JSON (API key required when keys are
+configured); anything else is 404.
+
+Authentication happens before the upgrade, so a wrong key costs the client an HTTP 401 and the server no
+session. A key is accepted from `Authorization: Token <key>` / `Bearer <key>` (what SDKs send) or from the
+subprotocol pair `token, <key>` (what browsers can send); the server then selects the `token` subprotocol.
+Keys are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from voicewire.engines.registry import EngineRegistry
+from voicewire.server.clock import Clock, MonotonicClock
+from voicewire.server.config import ServerConfig
+from voicewire.server.metrics import TurnMetrics
+from voicewire.server.session import Session
+
+logger = logging.getLogger(__name__)
+
+AGENT_PATH = "/agent"
+TOKEN_SUBPROTOCOL = Subprotocol("token")
+#: Turn records served by /metrics.
+METRICS_LIMIT = 200
+#: Close code for "the server is full": 1013, try again later.
+TRY_AGAIN_LATER = 1013
+
+
+class AgentServer:
+    """The agent server, runnable in-process::
+
+        async with AgentServer(ServerConfig(port=0), registry) as server:
+            url = server.url  # ws://127.0.0.1:<free port>/agent
+
+    `engines` may be set later (e.g. after loading models in the background): until then /healthz answers 503
+    and agent connections are refused with 503.
+    """
+
+    def __init__(
+        self, config: ServerConfig, engines: EngineRegistry | None = None, *, clock: Clock | None = None
+    ) -> None:
+        self.config = config
+        self.engines = engines
+        self.sessions: dict[str, Session] = {}
+        self.sessions_served = 0
+        self._clock = clock or MonotonicClock()
+        self._server: Server | None = None
+        self._finished_turns: collections.deque[TurnMetrics] = collections.deque(maxlen=METRICS_LIMIT)
+
+    async def start(self) -> None:
+        self.config.check()
+        self._server = await serve(
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._process_request,
+            select_subprotocol=_select_subprotocol,
+            max_size=self.config.max_binary_frame_bytes,
+            compression=None,
+            server_header="voicewire",
+            logger=_RedactingLogger(logging.getLogger("websockets.server")),
+        )
+        logger.info("voicewire agent server listening on %s", self.url)
+
+    async def close(self) -> None:
+        """Stop accepting connections and end every session with close code 1001 (going away)."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"ws://{host}:{self.port}{AGENT_PATH}"
+
+    def turn_metrics(self) -> list[TurnMetrics]:
+        """Recent turns of finished sessions, then those of live sessions."""
+        live = [turn for session in self.sessions.values() for turn in session.metrics]
+        return [*self._finished_turns, *live][-METRICS_LIMIT:]
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            if self.engines is None:
+                return connection.respond(503, "loading engines\n")
+            return connection.respond(200, "ok\n")
+        if path not in (AGENT_PATH, "/metrics"):
+            return connection.respond(404, "not found\n")
+        if self.config.api_keys and not _authorized(request.headers, self.config.api_keys):
+            logger.info("rejected a request from %s: missing or wrong API key", connection.remote_address)
+            response = connection.respond(401, "missing or invalid API key\n")
+            response.headers["WWW-Authenticate"] = "Token"
+            return response
+        if path == "/metrics":
+            return _json_response(connection, self._metrics_document())
+        if self.engines is None:
+            return connection.respond(503, "loading engines, try again shortly\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        if len(self.sessions) >= self.config.max_sessions:
+            logger.info("session limit (%d) reached; closing a new connection", self.config.max_sessions)
+            await connection.close(TRY_AGAIN_LATER, "try again later")
+            return
+        assert self.engines is not None
+        session = Session(self.config, self.engines, connection, clock=self._clock)
+        self.sessions[session.id] = session
+        self.sessions_served += 1
+        logger.info("session %s started (%d active)", session.id, len(self.sessions))
+        session.start()
+        try:
+            async for message in connection:
+                if isinstance(message, str):
+                    session.on_text(message)
+                else:
+                    session.on_audio(message)
+        except ConnectionClosed as exc:
+            logger.debug("session %s: connection lost (%s)", session.id, exc)
+        finally:
+            await session.aclose()
+            del self.sessions[session.id]
+            self._finished_turns.extend(session.metrics)
+            logger.info("session %s ended (%d active)", session.id, len(self.sessions))
+
+    def _metrics_document(self) -> dict[str, Any]:
+        """Timings only: transcripts are the users' words and stay out of an HTTP endpoint."""
+        turns = [
+            {k: v for k, v in turn.to_dict().items() if k != "transcript"} for turn in self.turn_metrics()
+        ]
+        return {
+            "sessions_active": len(self.sessions),
+            "sessions_served": self.sessions_served,
+            "turns": turns,
+        }
+
+
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets logs every handshake header at DEBUG, and API keys travel in two of them."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if msg == "< %s: %s" and len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
+            args = (args[0], "[redacted]")
+        super().log(level, msg, *args, **kwargs)
+
+
+_SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
+
+
+def _select_subprotocol(
+    connection: ServerConnection, subprotocols: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    return TOKEN_SUBPROTOCOL if TOKEN_SUBPROTOCOL in subprotocols else None
+
+
+def _offered_keys(headers: Headers) -> Iterable[str]:
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        yield value.strip()
+    protocols = [p.strip() for header in headers.get_all("Sec-WebSocket-Protocol") for p in header.split(",")]
+    if TOKEN_SUBPROTOCOL in protocols:
+        yield from (p for p in protocols if p and p != TOKEN_SUBPROTOCOL)
+
+
+def _authorized(headers: Headers, keys: Sequence[str]) -> bool:
+    """Constant-time in the key contents: every offered value is compared with every key."""
+    accepted = False
+    for offered in _offered_keys(headers):
+        for key in keys:
+            accepted |= hmac.compare_digest(offered.encode(), key.encode())
+    return accepted
+
+
+def _json_response(connection: ServerConnection, document: dict[str, Any]) -> Response:
+    response = connection.respond(200, json.dumps(document))
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response

@@ -1,0 +1,134 @@
+"""The session's audio edges: client bytes → 16 kHz float samples, engine samples → paced client frames.
+
+Formats are checked once, when settings arrive, so a client learns about an unsupported format from a
+`USER_AUDIO_FORMAT` error instead of from silence later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from voicewire.audio import (
+    StreamResampler,
+    UnsupportedAudioFormat,
+    bytes_per_sample,
+    check_encoding,
+    decode,
+    encode,
+    pcm16_to_float,
+    wav_header,
+)
+from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, PcmAudio
+from voicewire.protocol import Input, Output
+from voicewire.server.clock import Clock
+
+MIN_INPUT_RATE = 8000
+MAX_INPUT_RATE = 48000
+OUTPUT_RATES = (8000, 16000, 24000, 32000, 48000)
+CONTAINERS = ("none", "wav")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputFormat:
+    encoding: str
+    sample_rate: int
+
+    @classmethod
+    def from_settings(cls, settings: Input) -> InputFormat:
+        encoding = check_encoding(settings.encoding or "linear16")
+        rate = settings.sample_rate or 16000
+        if not MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE:
+            raise UnsupportedAudioFormat(
+                f"unsupported input sample rate {rate} Hz (supported: {MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz)"
+            )
+        return cls(encoding, rate)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputFormat:
+    encoding: str
+    sample_rate: int
+    #: "wav": each reply (AgentStartedSpeaking ... AgentAudioDone) starts with a WAV header of unknown length.
+    container: str
+
+    @classmethod
+    def from_settings(cls, settings: Output) -> OutputFormat:
+        encoding = check_encoding(settings.encoding or "linear16")
+        rate = settings.sample_rate or 16000
+        if rate not in OUTPUT_RATES:
+            supported = ", ".join(str(r) for r in OUTPUT_RATES)
+            raise UnsupportedAudioFormat(f"unsupported output sample rate {rate} Hz (supported: {supported})")
+        container = (settings.container or "none").lower()
+        if container not in CONTAINERS:
+            raise UnsupportedAudioFormat(f"unsupported output container {container!r} (supported: none, wav)")
+        return cls(encoding, rate, container)
+
+    def header(self) -> bytes | None:
+        return wav_header(self.sample_rate, self.encoding) if self.container == "wav" else None
+
+    def duration(self, payload: bytes) -> float:
+        return len(payload) / (bytes_per_sample(self.encoding) * self.sample_rate)
+
+
+class InputDecoder:
+    """Client frames of any size → 16 kHz float samples, keeping a split sample for the next frame."""
+
+    def __init__(self, fmt: InputFormat) -> None:
+        self._width = bytes_per_sample(fmt.encoding)
+        self._encoding = fmt.encoding
+        self._remainder = b""
+        self._resampler = StreamResampler(fmt.sample_rate, ENGINE_SAMPLE_RATE, np.int16)
+
+    def feed(self, data: bytes) -> FloatAudio:
+        data = self._remainder + data
+        whole = len(data) - len(data) % self._width
+        self._remainder = data[whole:]
+        pcm = decode(data[:whole], self._encoding)
+        return pcm16_to_float(self._resampler.process(pcm))
+
+
+class SentenceEncoder:
+    """One sentence of engine audio → client frames of at most `chunk_ms`, in the output format.
+
+    Whatever audio is ready goes out at once (a frame is never held back to fill it up), because the first
+    frame of a reply decides when the agent is heard.
+    """
+
+    def __init__(self, fmt: OutputFormat, from_rate: int, chunk_ms: int) -> None:
+        self._fmt = fmt
+        self._resampler = StreamResampler(from_rate, fmt.sample_rate, np.int16)
+        self._chunk_samples = max(1, fmt.sample_rate * chunk_ms // 1000)
+
+    def feed(self, pcm: PcmAudio) -> list[bytes]:
+        return self._frames(self._resampler.process(pcm.astype(np.int16, copy=False)))
+
+    def flush(self) -> list[bytes]:
+        return self._frames(self._resampler.flush())
+
+    def _frames(self, pcm: PcmAudio) -> list[bytes]:
+        size = self._chunk_samples
+        return [encode(pcm[start : start + size], self._fmt.encoding) for start in range(0, len(pcm), size)]
+
+
+class Pacer:
+    """Keeps agent audio at most `speed` times faster than real time, without bursts after a stall.
+
+    Each frame may go out no sooner than `duration / speed` after the previous one, so a client's buffer
+    never runs more than a fraction of a second ahead and a barge-in leaves little audio queued there.
+    """
+
+    def __init__(self, clock: Clock, speed: float) -> None:
+        self._clock = clock
+        self._speed = speed
+        self._next_at: float | None = None
+
+    async def wait(self) -> None:
+        if self._next_at is not None:
+            delay = self._next_at - self._clock.now()
+            if delay > 0:
+                await self._clock.sleep(delay)
+
+    def sent(self, duration: float) -> None:
+        self._next_at = self._clock.now() + duration / self._speed

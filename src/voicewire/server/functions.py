@@ -1,0 +1,190 @@
+"""Running the functions the LLM calls: by asking the client, or by an HTTP request from the server.
+
+A function without a `url` is the client's: the server sends `FunctionCallRequest` and waits for the matching
+`FunctionCallResponse`. A function with a `url` is called by the server itself. Settings come from clients,
+so that request is an SSRF risk: only hosts on the operator's allowlist may be called, redirects are never
+followed, and the response is truncated.
+
+Every outcome becomes text for the LLM; failures are reported to the client as `Error` messages with code
+`FUNCTION_CALL_FAILED` and to the LLM as a JSON error object, so the reply can go on ("I couldn't reach ...").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from voicewire.engines.base import ToolCall, ToolSpec
+from voicewire.protocol import Function, FunctionCalling, FunctionCallRequest, Model
+from voicewire.server.clock import Clock
+from voicewire.server.errors import ErrorCode
+
+logger = logging.getLogger(__name__)
+
+#: Longest function result handed to the LLM.
+MAX_RESULT_CHARS = 16 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+_METHODS = ("GET", "DELETE", *_BODY_METHODS)
+#: Headers a client may not set on a server-side call: they belong to the HTTP connection.
+_FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade"})
+
+
+class FunctionCallError(Exception):
+    """A call that could not produce a result; the message is shown to the client and the LLM."""
+
+
+def tool_specs(functions: Sequence[Function]) -> list[ToolSpec]:
+    specs = []
+    for function in functions:
+        parameters = (
+            function.parameters.to_dict() if function.parameters else {"type": "object", "properties": {}}
+        )
+        specs.append(ToolSpec(name=function.name, description=function.description, parameters=parameters))
+    return specs
+
+
+def host_allowed(url: str, allowlist: Sequence[str]) -> bool:
+    """Whether `url` is http(s) to a `host` or `host:port` entry; a bare host means the default port."""
+    parts = urlsplit(url)
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return False
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        return False
+    for entry in allowlist:
+        allowed = urlsplit("//" + entry.strip())
+        try:
+            allowed_port = allowed.port or _DEFAULT_PORTS[parts.scheme]
+        except ValueError:
+            continue
+        if allowed.hostname == parts.hostname and allowed_port == port:
+            return True
+    return False
+
+
+class FunctionRunner:
+    """Runs the calls of one session; `resolve` delivers the client's answers."""
+
+    def __init__(
+        self,
+        *,
+        allowlist: Sequence[str],
+        timeout: float,
+        send: Callable[[Model], None],
+        report: Callable[[ErrorCode, str], None],
+        clock: Clock,
+    ) -> None:
+        self._allowlist = tuple(allowlist)
+        self._timeout = timeout
+        self._clock = clock
+        self._send = send
+        self._report = report
+        self._functions: dict[str, Function] = {}
+        self._pending: dict[str, asyncio.Future[str]] = {}
+        self._http: httpx.AsyncClient | None = None
+
+    def set_functions(self, functions: Sequence[Function]) -> None:
+        self._functions = {function.name: function for function in functions}
+
+    @property
+    def tools(self) -> list[ToolSpec]:
+        return tool_specs(list(self._functions.values()))
+
+    async def run(self, call: ToolCall) -> str:
+        """The result text for the LLM; never raises except on cancellation."""
+        try:
+            function = self._functions.get(call.name)
+            if function is None:
+                raise FunctionCallError(f"the model called {call.name!r}, which is not in think.functions")
+            if function.client_side:
+                return await self._ask_client(call)
+            return await self._call_http(function, call)
+        except FunctionCallError as exc:
+            self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {call.name!r} failed: {exc}")
+            return json.dumps({"error": str(exc)})
+
+    def resolve(self, function_call_id: str, output: str) -> bool:
+        """Hand the client's output to the waiting call; False if no call waits for this id."""
+        future = self._pending.pop(function_call_id, None)
+        if future is None or future.done():
+            return False
+        future.set_result(output)
+        return True
+
+    async def aclose(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _ask_client(self, call: ToolCall) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending[call.id] = future
+        self._send(
+            FunctionCallRequest(function_name=call.name, function_call_id=call.id, input=call.arguments)
+        )
+        timer = asyncio.ensure_future(self._clock.sleep(self._timeout))
+        try:
+            await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
+            if not future.done():
+                raise FunctionCallError(f"no FunctionCallResponse within {self._timeout:g} s")
+            return future.result()
+        finally:
+            timer.cancel()
+            future.cancel()
+            self._pending.pop(call.id, None)
+
+    async def _call_http(self, function: Function, call: ToolCall) -> str:
+        url = function.url or ""
+        if not host_allowed(url, self._allowlist):
+            raise FunctionCallError(
+                f"the server may not call {urlsplit(url).netloc or url!r} (not on its allowlist)"
+            )
+        method = (function.method or "POST").upper()
+        if method not in _METHODS:
+            raise FunctionCallError(f"unsupported method {method!r}")
+        arguments = _arguments(call.arguments)
+        headers = {h.key: h.value for h in function.headers or [] if h.key.lower() not in _FORBIDDEN_HEADERS}
+        self._send(FunctionCalling(extra={"function_name": call.name, "function_call_id": call.id}))
+        request: dict[str, Any] = {"headers": headers}
+        if method in _BODY_METHODS:
+            request["json"] = arguments
+        else:
+            request["params"] = {
+                k: v if isinstance(v, str | int | float) else json.dumps(v) for k, v in arguments.items()
+            }
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False, timeout=self._timeout, trust_env=False)
+        try:
+            response = await self._http.request(method, url, **request)
+        except httpx.HTTPError as exc:
+            raise FunctionCallError(f"request failed ({type(exc).__name__})") from exc
+        text = response.text[:MAX_RESULT_CHARS]
+        if response.is_redirect:
+            raise FunctionCallError(f"HTTP {response.status_code} redirect not followed")
+        if response.is_error:
+            raise FunctionCallError(f"HTTP {response.status_code}: {text[:200]}")
+        logger.debug("function %s answered HTTP %d", call.name, response.status_code)
+        return text
+
+
+def _arguments(arguments: str) -> dict[str, Any]:
+    if not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        raise FunctionCallError("the model's arguments are not valid JSON") from exc
+    if not isinstance(value, dict):
+        raise FunctionCallError("the model's arguments are not a JSON object")
+    return value

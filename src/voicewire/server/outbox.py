@@ -1,0 +1,107 @@
+"""One ordered queue for everything a session sends, drained by a single writer task.
+
+State transitions happen synchronously when a client message or audio frame is handled, and they emit
+messages right away; the writer preserves their order. Agent audio goes through the same queue but its
+sender waits until each frame is written (back-pressure from a slow client reaches the pacer), and a
+barge-in drops the frames that are queued but not yet written, so no stale audio follows
+`UserStartedSpeaking`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Protocol
+
+from websockets.exceptions import ConnectionClosed
+
+from voicewire.protocol import Model, encode
+
+logger = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """What the session needs of a connection; `websockets`' `ServerConnection` fits as is."""
+
+    async def send(self, message: str | bytes) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+@dataclasses.dataclass
+class _Audio:
+    data: bytes
+    written: asyncio.Future[bool]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class Outbox:
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._queue: asyncio.Queue[str | bytes | _Audio | _Close] = asyncio.Queue()
+        self._audio: list[_Audio] = []
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once a close was requested or the connection went away; later sends are dropped."""
+        return self._closed
+
+    def send(self, message: Model) -> None:
+        if not self._closed:
+            self._queue.put_nowait(encode(message))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Binary data outside a paced reply (a WAV header)."""
+        if not self._closed:
+            self._queue.put_nowait(data)
+
+    async def send_audio(self, data: bytes) -> bool:
+        """Queue one frame of agent audio; True once written, False if dropped by a barge-in or a close."""
+        if self._closed:
+            return False
+        item = _Audio(data, asyncio.get_running_loop().create_future())
+        self._audio.append(item)
+        self._queue.put_nowait(item)
+        return await item.written
+
+    def drop_audio(self) -> None:
+        """Forget agent audio not yet written (barge-in)."""
+        for item in self._audio:
+            if not item.written.done():
+                item.written.set_result(False)
+        self._audio.clear()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the connection after everything queued so far has been sent."""
+        if not self._closed:
+            self._queue.put_nowait(_Close(code, reason))
+            self._closed = True
+
+    async def run(self) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, _Close):
+                    await self._transport.close(item.code, item.reason)
+                    return
+                if isinstance(item, _Audio):
+                    if item.written.done():
+                        continue
+                    self._audio.remove(item)
+                    await self._transport.send(item.data)
+                    if not item.written.done():
+                        item.written.set_result(True)
+                    continue
+                await self._transport.send(item)
+        except ConnectionClosed:
+            logger.debug("connection closed while sending")
+        finally:
+            self._closed = True
+            self.drop_audio()

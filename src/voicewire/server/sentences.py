@@ -1,0 +1,89 @@
+"""Cut a streamed LLM reply into pieces that TTS can start on while the LLM goes on.
+
+TTS engines synthesise a whole piece at once, so the first piece decides when the agent starts talking. It
+is therefore cut early: at the first comma, semicolon or colon after a few words ("Sure, let me check that
+for you, ..."). Later pieces are whole sentences, cut at `.`, `!` or `?` followed by white space, unless they
+run long. A period does not end a sentence inside a number ("3.5"), after a title ("Mr."), after an initial
+("J.") or inside a dotted abbreviation ("e.g.", "U.S.").
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Words before the first clause break that may be cut off as the first piece.
+FIRST_PIECE_MIN_WORDS = 4
+#: Words after which a later sentence may also be cut at a clause break.
+LONG_PIECE_MIN_WORDS = 20
+
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt vs etc approx dept est fig inc ltd co corp no vol
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split()  # noqa: SIM905 - a word list reads better
+)
+_CLOSERS = "\"')]}\u201d\u2019"
+_BREAK = re.compile(r"[.!?]+|[,;:]|\n")
+
+
+def _ends_abbreviation(text: str) -> bool:
+    """Whether the period at the end of `text` belongs to an abbreviation rather than ending a sentence."""
+    word = text[:-1].rsplit(maxsplit=1)[-1] if text[:-1].split() else ""
+    word = word.lstrip("\"'([{\u201c\u2018").lower()
+    if not word:
+        return False
+    if len(word) == 1 and word.isalpha():
+        return True
+    return "." in word or word in _ABBREVIATIONS
+
+
+class SentenceSplitter:
+    """Feed text deltas with `push`; take the rest with `flush` when the stream ends."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._scanned = 0
+        self._first = True
+
+    def push(self, delta: str) -> list[str]:
+        self._buffer += delta
+        pieces: list[str] = []
+        while (cut := self._next_cut()) is not None:
+            piece = self._buffer[:cut].strip()
+            self._buffer = self._buffer[cut:]
+            self._scanned = 0
+            if piece:
+                pieces.append(piece)
+                self._first = False
+        return pieces
+
+    def flush(self) -> list[str]:
+        piece = self._buffer.strip()
+        self._buffer = ""
+        self._scanned = 0
+        if piece:
+            self._first = False
+            return [piece]
+        return []
+
+    def _next_cut(self) -> int | None:
+        """The index after the first break that is followed by white space, or None if none is known yet."""
+        for match in _BREAK.finditer(self._buffer, self._scanned):
+            end = match.end()
+            while end < len(self._buffer) and self._buffer[end] in _CLOSERS:
+                end += 1
+            if end >= len(self._buffer):
+                return None  # the next delta decides (e.g. "3." + "5", or "." + " Next")
+            self._scanned = match.start() + 1
+            mark = match.group()
+            if mark == "\n":
+                return end
+            if not self._buffer[end].isspace():
+                continue
+            if mark in ",;:":
+                words = len(self._buffer[: match.start()].split())
+                if words >= (FIRST_PIECE_MIN_WORDS if self._first else LONG_PIECE_MIN_WORDS):
+                    return end
+                continue
+            if mark == "." and _ends_abbreviation(self._buffer[: match.end()]):
+                continue
+            return end
+        return None

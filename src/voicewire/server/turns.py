@@ -1,0 +1,168 @@
+"""Turn detection: VAD windows in, speech onsets and finished utterances out.
+
+It counts samples, never wall time, so a test drives it deterministically with synthetic audio and a live
+session gets the same decisions whatever the network jitter. Positions in events are sample indexes of the
+16 kHz stream since the session started; the session turns them into clock times.
+
+* Onset: `onset_windows` consecutive windows at or above `speech_threshold` (a click or a cough of one
+  window is not speech). `preroll_ms` of audio from before the onset is kept, so the first syllable
+  reaches STT.
+* In speech, only windows below `silence_threshold` count as silence (hysteresis), so a soft syllable does not
+  break an utterance in two.
+* After `tail_ms` of silence the utterance STT would get is final unless speech resumes (`SpeechPaused`,
+  used for speculative STT); after `end_of_turn_ms` the turn ends. Utterances with less than
+  `min_speech_ms` of speech are discarded as noise, and one reaching `max_utterance_ms` ends at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+
+import numpy as np
+
+from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, VoiceActivityDetector
+from voicewire.server.config import TurnConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechStarted:
+    #: First sample of the onset windows.
+    position: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechPaused:
+    #: Exactly what `TurnEnded.utterance` will be if speech does not resume.
+    utterance: FloatAudio
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechResumed:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnEnded:
+    utterance: FloatAudio
+    #: The sample after the last speech window: the true end of speech.
+    speech_end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnDiscarded:
+    pass
+
+
+TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded | TurnDiscarded
+
+
+class TurnDetector:
+    def __init__(self, vad: VoiceActivityDetector, config: TurnConfig) -> None:
+        self._vad = vad
+        self._config = config
+        self._window = vad.window_samples
+        self._onset_windows = max(1, config.onset_windows)
+        self._tail_windows = self._windows(config.tail_ms)
+        self._end_windows = max(1, self._windows(config.end_of_turn_ms))
+        self._min_speech_windows = self._windows(config.min_speech_ms)
+        self._max_windows = max(1, self._windows(config.max_utterance_ms))
+        self._pending = np.empty(0, dtype=np.float32)
+        self._processed = 0
+        self._preroll: collections.deque[FloatAudio] = collections.deque(
+            maxlen=self._windows(config.preroll_ms)
+        )
+        self._onset: list[FloatAudio] = []
+        self._utterance: list[FloatAudio] | None = None
+        self._speech_windows = 0
+        self._last_speech = 0
+        self._silence_run = 0
+        self._paused = False
+
+    def _windows(self, ms: int) -> int:
+        return math.ceil(ms * ENGINE_SAMPLE_RATE / 1000 / self._window)
+
+    @property
+    def position(self) -> int:
+        """Samples received so far, including an incomplete window not yet scored."""
+        return self._processed + len(self._pending)
+
+    @property
+    def in_speech(self) -> bool:
+        return self._utterance is not None
+
+    def push(self, samples: FloatAudio) -> list[TurnEvent]:
+        audio = np.concatenate((self._pending, samples.astype(np.float32, copy=False)))
+        events: list[TurnEvent] = []
+        whole = len(audio) - len(audio) % self._window
+        for start in range(0, whole, self._window):
+            window = audio[start : start + self._window]
+            events.extend(self._score(window, self._vad.speech_probability(window)))
+            self._processed += self._window
+        self._pending = audio[whole:]
+        return events
+
+    def _score(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
+        if self._utterance is None:
+            return self._listen(window, probability)
+        return self._follow(window, probability)
+
+    def _listen(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
+        if probability < self._config.speech_threshold:
+            self._preroll.extend(self._onset)
+            self._preroll.append(window)
+            self._onset.clear()
+            return []
+        self._onset.append(window)
+        if len(self._onset) < self._onset_windows:
+            return []
+        onset_start = self._processed + self._window - len(self._onset) * self._window
+        self._utterance = [*self._preroll, *self._onset]
+        self._speech_windows = len(self._onset)
+        self._last_speech = len(self._utterance)
+        self._silence_run = 0
+        self._paused = False
+        self._preroll.clear()
+        self._onset.clear()
+        return [SpeechStarted(onset_start)]
+
+    def _follow(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
+        assert self._utterance is not None
+        self._utterance.append(window)
+        if len(self._utterance) >= self._max_windows:
+            ended = TurnEnded(np.concatenate(self._utterance), self._processed + self._window)
+            self._finish()
+            self._preroll.clear()  # it is speech the ended turn already has
+            return [ended]
+        if probability >= self._config.silence_threshold:
+            self._speech_windows += 1
+            self._last_speech = len(self._utterance)
+            self._silence_run = 0
+            if self._paused:
+                self._paused = False
+                return [SpeechResumed()]
+            return []
+        self._silence_run += 1
+        events: list[TurnEvent] = []
+        if self._silence_run == self._tail_windows:
+            self._paused = True
+            events.append(SpeechPaused(self._trimmed()))
+        if self._silence_run >= self._end_windows:
+            speech_end = self._processed + self._window - self._silence_run * self._window
+            if self._speech_windows >= self._min_speech_windows:
+                events.append(TurnEnded(self._trimmed(), speech_end))
+            else:
+                events.append(TurnDiscarded())
+            self._finish()
+        return events
+
+    def _trimmed(self) -> FloatAudio:
+        assert self._utterance is not None
+        return np.concatenate(self._utterance[: self._last_speech + self._tail_windows])
+
+    def _finish(self) -> None:
+        assert self._utterance is not None
+        self._preroll.extend(self._utterance)  # its silent end is the next utterance's pre-roll
+        self._utterance = None
+        self._paused = False

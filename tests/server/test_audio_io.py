@@ -1,0 +1,102 @@
+"""Format checks, input decoding, output framing and pacing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from tests.server.timeline import VirtualClock
+from voicewire.audio import UnsupportedAudioFormat, decode, encode, resample
+from voicewire.engines.scripted import tone
+from voicewire.protocol import Input, Output
+from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat, Pacer, SentenceEncoder
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("encoding", ["linear16", "mulaw", "alaw"])
+def test_supported_input_formats(encoding: str, rate: int) -> None:
+    assert InputFormat.from_settings(Input(encoding, rate)) == InputFormat(encoding, rate)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "rate"), [("mp3", 16000), ("opus", 48000), ("linear16", 7999), ("mulaw", 96000)]
+)
+def test_unsupported_input_formats(encoding: str, rate: int) -> None:
+    with pytest.raises(UnsupportedAudioFormat):
+        InputFormat.from_settings(Input(encoding, rate))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "rate", "container"),
+    [("mp3", 16000, "none"), ("linear16", 44100, "none"), ("linear16", 16000, "ogg")],
+)
+def test_unsupported_output_formats(encoding: str, rate: int, container: str) -> None:
+    with pytest.raises(UnsupportedAudioFormat):
+        OutputFormat.from_settings(Output(encoding, rate, container=container))
+
+
+def test_output_defaults_and_the_wav_header() -> None:
+    assert OutputFormat.from_settings(Output(None, None, container=None)) == OutputFormat(
+        "linear16", 16000, "none"
+    )
+    assert OutputFormat("linear16", 16000, "none").header() is None
+    header = OutputFormat("mulaw", 8000, "wav").header()
+    assert header is not None and header.startswith(b"RIFF") and b"WAVE" in header
+
+
+def test_input_decoder_keeps_a_split_sample_for_the_next_frame() -> None:
+    pcm = tone(1600, 16000)
+    data = encode(pcm, "linear16")
+    decoder = InputDecoder(InputFormat("linear16", 16000))
+    parts = [decoder.feed(data[i : i + 333]) for i in range(0, len(data), 333)]
+    joined = np.concatenate(parts)
+    np.testing.assert_array_equal(joined, pcm.astype(np.float32) / 32768)
+
+
+def test_input_decoder_resamples_to_16k() -> None:
+    pcm = tone(8000, 8000)
+    decoder = InputDecoder(InputFormat("mulaw", 8000))
+    out = np.concatenate([decoder.feed(encode(pcm[i : i + 160], "mulaw")) for i in range(0, 8000, 160)])
+    assert 16000 - 1600 < len(out) <= 16000  # the resampler holds back under 100 ms until more arrives
+    assert np.abs(out).max() > 0.2
+
+
+def test_sentence_encoder_frames_are_at_most_the_chunk_and_cover_the_audio() -> None:
+    fmt = OutputFormat("mulaw", 8000, "none")
+    encoder = SentenceEncoder(fmt, 16000, chunk_ms=100)
+    pcm = tone(16000 * 2, 16000)
+    frames = [*encoder.feed(pcm[:5000]), *encoder.feed(pcm[5000:]), *encoder.flush()]
+    assert all(len(f) <= 800 for f in frames)
+    audio = decode(b"".join(frames), "mulaw")
+    assert len(audio) == 16000
+    expected = resample(pcm, 16000, 8000)
+    assert np.abs(audio.astype(int) - expected.astype(int)).mean() < 200  # mu-law quantisation only
+
+
+def test_sentence_encoder_sends_what_is_ready_without_waiting_for_a_full_frame() -> None:
+    encoder = SentenceEncoder(OutputFormat("linear16", 16000, "none"), 16000, chunk_ms=100)
+    assert [len(f) for f in encoder.feed(tone(400, 16000))] == [800]
+
+
+async def test_pacer_allows_at_most_speed_times_real_time_and_no_burst_after_a_stall() -> None:
+    clock = VirtualClock()
+    pacer = Pacer(clock, speed=2.0)
+    sent_at: list[float] = []
+
+    async def send(frames: int) -> None:
+        for _ in range(frames):
+            await pacer.wait()
+            sent_at.append(clock.now())
+            pacer.sent(0.1)
+
+    task = asyncio.create_task(send(3))
+    await clock.advance(1.0)
+    await task
+    assert sent_at == pytest.approx([0.0, 0.05, 0.1])
+    # After a stall (the TTS was slow), sending resumes at once but still no faster than 2x.
+    task = asyncio.create_task(send(2))
+    await clock.advance(1.0)
+    await task
+    assert sent_at[3:] == pytest.approx([1.0, 1.05])

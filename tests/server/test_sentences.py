@@ -1,0 +1,69 @@
+"""Splitting a streamed reply into pieces for TTS."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicewire.server.sentences import SentenceSplitter
+
+
+def split(text: str, step: int = 1) -> list[str]:
+    """Feed `text` in deltas of `step` characters, as an LLM would stream it."""
+    splitter = SentenceSplitter()
+    pieces: list[str] = []
+    for start in range(0, len(text), step):
+        pieces += splitter.push(text[start : start + step])
+    return pieces + splitter.flush()
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
+def test_sentences_are_cut_at_terminal_punctuation(step: int) -> None:
+    assert split("Hello there. How are you? Great!", step) == ["Hello there.", "How are you?", "Great!"]
+
+
+def test_the_first_piece_is_cut_at_a_clause_after_four_words() -> None:
+    text = "Sure, I can help you with that, of course. It takes a minute, maybe two."
+    assert split(text) == ["Sure, I can help you with that,", "of course.", "It takes a minute, maybe two."]
+
+
+def test_a_short_first_clause_is_not_cut() -> None:
+    assert split("Yes, sure. Okay.") == ["Yes, sure.", "Okay."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mr. Smith paid 3.50 dollars today.",
+        "Dr. Jones met Mrs. Brown at St. Mary's.",
+        "It costs $3.5 million e.g. for the U.S. market.",
+        "J. R. R. Tolkien wrote it.",
+        "Pi is about 3.14159 or so.",
+    ],
+)
+def test_abbreviations_and_numbers_do_not_end_a_sentence(text: str) -> None:
+    assert split(text) == [text]
+
+
+def test_a_period_waits_for_the_next_delta_before_cutting() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.push("It is 3.") == []
+    assert splitter.push("5 degrees. Cold") == ["It is 3.5 degrees."]
+    assert splitter.flush() == ["Cold"]
+
+
+def test_closing_quotes_stay_with_their_sentence() -> None:
+    assert split('He said "stop." Then he left.') == ['He said "stop."', "Then he left."]
+
+
+def test_newlines_cut_list_items() -> None:
+    assert split("Options:\n- tea\n- coffee") == ["Options:", "- tea", "- coffee"]
+
+
+def test_long_later_sentences_are_cut_at_a_clause() -> None:
+    long = " ".join(["word"] * 21)
+    assert split(f"Short one. {long}, and the rest.") == ["Short one.", f"{long},", "and the rest."]
+
+
+def test_empty_and_whitespace_produce_nothing() -> None:
+    assert split("") == []
+    assert split("   \n  ") == []

@@ -1,0 +1,125 @@
+"""Turn detection by sample count: onsets, hysteresis, pre-roll, tails, end of turn, noise."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from voicewire.engines.base import FloatAudio
+from voicewire.server.config import TurnConfig
+from voicewire.server.turns import (
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    TurnDetector,
+    TurnDiscarded,
+    TurnEnded,
+    TurnEvent,
+)
+
+WINDOW = 512
+CONFIG = TurnConfig(
+    speech_threshold=0.5, silence_threshold=0.3, onset_windows=3, end_of_turn_ms=320, min_speech_ms=150,
+    preroll_ms=96, tail_ms=64,
+)  # fmt: skip
+
+
+class ProbabilityVad:
+    """Reads the speech probability from the first sample of each window, so tests script it directly."""
+
+    window_samples = WINDOW
+
+    def speech_probability(self, window: FloatAudio) -> float:
+        return float(window[0])
+
+    def reset(self) -> None:
+        pass
+
+
+def windows(*probabilities: float) -> FloatAudio:
+    return np.repeat(np.asarray(probabilities, dtype=np.float32), WINDOW)
+
+
+def run(probabilities: list[float], config: TurnConfig = CONFIG) -> list[tuple[int, TurnEvent]]:
+    """Feed one window at a time; return (window index, event) pairs."""
+    detector = TurnDetector(ProbabilityVad(), config)
+    return [(i, event) for i, p in enumerate(probabilities) for event in detector.push(windows(p))]
+
+
+def test_onset_needs_consecutive_speech_windows() -> None:
+    events = run([0, 1, 1, 0, 1, 1, 1, 1])
+    assert [(i, type(e)) for i, e in events] == [(6, SpeechStarted)]
+    assert events[0][1] == SpeechStarted(position=4 * WINDOW)
+
+
+def test_windows_between_the_thresholds_keep_speech_going_but_do_not_start_it() -> None:
+    assert run([0.4] * 20) == []
+    events = run([1, 1, 1, *[0.4] * 20, *[0] * 10])
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechPaused, TurnEnded]
+    turn = events[-1][1]
+    assert isinstance(turn, TurnEnded)
+    assert turn.speech_end == 23 * WINDOW
+
+
+def test_end_of_turn_after_the_configured_silence_with_preroll_and_tail() -> None:
+    probabilities = [0.1, 0.2, 0.0, 0.0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    events = run(probabilities)
+    assert [(i, type(e)) for i, e in events] == [(6, SpeechStarted), (10, SpeechPaused), (18, TurnEnded)]
+    paused, ended = events[1][1], events[2][1]
+    assert isinstance(paused, SpeechPaused) and isinstance(ended, TurnEnded)
+    assert ended.speech_end == 9 * WINDOW
+    # 3 pre-roll windows (96 ms), 5 speech windows, 2 tail windows (64 ms).
+    expected = windows(0.2, 0.0, 0.0, 1, 1, 1, 1, 1, 0, 0)
+    np.testing.assert_array_equal(ended.utterance, expected)
+    np.testing.assert_array_equal(paused.utterance, ended.utterance)
+
+
+def test_speech_resuming_after_a_pause_continues_the_same_turn() -> None:
+    events = run([1, 1, 1, 1, 1, 0, 0, 0, 1, 1, *[0] * 12])
+    assert [type(e) for _, e in events] == [
+        SpeechStarted,
+        SpeechPaused,
+        SpeechResumed,
+        SpeechPaused,
+        TurnEnded,
+    ]
+    ended = events[-1][1]
+    assert isinstance(ended, TurnEnded)
+    assert ended.speech_end == 10 * WINDOW
+
+
+def test_too_little_speech_is_discarded() -> None:
+    events = run([1, 1, 1, 1, *[0] * 12])  # 4 windows = 128 ms < 150 ms
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechPaused, TurnDiscarded]
+
+
+def test_a_new_turn_after_the_first_starts_with_its_own_preroll() -> None:
+    config = dataclasses.replace(CONFIG, preroll_ms=64)
+    events = run([1] * 6 + [0] * 10 + [0.2, 0.3] + [1] * 6 + [0] * 10, config)
+    turns = [e for _, e in events if isinstance(e, TurnEnded)]
+    assert len(turns) == 2
+    np.testing.assert_array_equal(turns[1].utterance[: 2 * WINDOW], windows(0.2, 0.3))
+
+
+def test_audio_in_arbitrary_chunk_sizes_gives_the_same_events() -> None:
+    audio = windows(0, 0, 1, 1, 1, 1, 1, 1, *[0] * 12)
+    whole = TurnDetector(ProbabilityVad(), CONFIG).push(audio)
+    detector = TurnDetector(ProbabilityVad(), CONFIG)
+    pieces: list[TurnEvent] = []
+    for start in range(0, len(audio), 300):
+        pieces.extend(detector.push(audio[start : start + 300]))
+    assert [type(e) for e in pieces] == [type(e) for e in whole]
+    assert detector.position == len(audio)
+    first, last = whole[-1], pieces[-1]
+    assert isinstance(first, TurnEnded) and isinstance(last, TurnEnded)
+    np.testing.assert_array_equal(first.utterance, last.utterance)
+
+
+def test_an_endless_utterance_is_cut_at_the_maximum() -> None:
+    config = dataclasses.replace(CONFIG, max_utterance_ms=640)  # 20 windows
+    events = run([1] * 45, config)
+    ended = [(i, e) for i, e in events if isinstance(e, TurnEnded)]
+    # The second turn needs a new onset (windows 20-22) and repeats none of the first turn's audio.
+    assert [i for i, _ in ended] == [19, 39]
+    assert all(len(e.utterance) == 20 * WINDOW for _, e in ended)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from voicewire.engines.registry import EngineConfig, EngineRegistry
 from voicewire.server.app import AgentServer
@@ -37,6 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a non-loopback address without API keys (anyone may connect)",
     )
     serve.set_defaults(run=cmd_serve)
+
+    converse = commands.add_parser(
+        "converse",
+        help="hold one conversation from an audio file",
+        description="Stream an audio file to the agent through voicewire's SDK client and print the reply.",
+    )
+    converse.add_argument("audio", type=Path, help="WAV file: linear16, mu-law or a-law, mono, any rate")
+    converse.add_argument("--url", help="agent URL (default: start the server in-process with its engines)")
+    converse.add_argument("--out", type=Path, help="write the agent's audio to this WAV file")
+    converse.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    converse.add_argument("--speed", type=float, default=1.0, help="stream X times faster than real time")
+    converse.add_argument("--settings", type=Path, help="SettingsConfiguration JSON to start from")
+    converse.add_argument("--config", type=Path, help="server configuration for the in-process server")
+    converse.add_argument(
+        "--api-key", default=os.environ.get("VOICEWIRE_API_KEY", ""), help=argparse.SUPPRESS
+    )
+    converse.set_defaults(run=cmd_converse)
     return parser
 
 
@@ -62,6 +81,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_converse(args: argparse.Namespace) -> int:
+    from voicewire import converse
+
+    if args.speed <= 0:
+        print("voicewire converse: --speed must be positive", file=sys.stderr)
+        return 2
+    try:
+        conversation = asyncio.run(
+            converse.run(
+                args.audio,
+                url=args.url,
+                out=args.out,
+                speed=args.speed,
+                settings_path=args.settings,
+                config_path=args.config,
+                api_key=args.api_key,
+            )
+        )
+    except (OSError, ValueError, ImportError) as exc:
+        print(f"voicewire converse: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(conversation.to_json()))
+    else:
+        print(converse.format_conversation(conversation, args.out))
+    return 0 if conversation.agent_transcripts else 1
+
+
 async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
     """Listen at once (so /healthz reports loading), load the engines, serve until SIGINT/SIGTERM."""
     stop = asyncio.Event()
@@ -70,7 +117,7 @@ async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with AgentServer(config) as server:
         print(f"voicewire: loading engines for {server.url}", file=sys.stderr)
-        loading = asyncio.create_task(_load_engines(engine_config))
+        loading = asyncio.create_task(EngineRegistry.load_warm(engine_config))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not loading.done():
@@ -86,12 +133,6 @@ async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
         finally:
             await registry.aclose()
     print("voicewire: stopped", file=sys.stderr)
-
-
-async def _load_engines(engine_config: EngineConfig) -> EngineRegistry:
-    registry = await asyncio.to_thread(EngineRegistry.load_default, engine_config)
-    await registry.warm_up()
-    return registry
 
 
 def main(argv: Sequence[str] | None = None) -> int:

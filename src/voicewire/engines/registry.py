@@ -12,6 +12,7 @@ Importing this module is cheap: the model libraries load only in `EngineRegistry
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -241,6 +242,13 @@ class EngineRegistry:
             voice_map=config.voices,
         )
         logger.info("engines loaded in %.2f s", time.perf_counter() - started)
+        return registry
+
+    @classmethod
+    async def load_warm(cls, config: EngineConfig | None = None) -> EngineRegistry:
+        """`load_default` off the event loop, then `warm_up`: what a server does before it is ready."""
+        registry = await asyncio.to_thread(cls.load_default, config)
+        await registry.warm_up()
         return registry
 
     async def warm_up(self) -> None:

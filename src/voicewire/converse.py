@@ -1,0 +1,228 @@
+"""`voicewire converse`: one real conversation from an audio file, through voicewire's own SDK client.
+
+It is the end-to-end check a user runs first: the file is streamed like a microphone would (real time unless
+`--speed` says otherwise, then silence, as a muted microphone sends), the agent's events are recorded with
+their time since connect, and the agent's audio is collected into a WAV file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicewire.audio import bytes_per_sample, encode, read_wav, write_wav
+from voicewire.client import AsyncAgentWebSocketClient, ClientOptions
+from voicewire.protocol import (
+    AgentStartedSpeakingResponse,
+    AgentWebSocketEvents,
+    ConversationTextResponse,
+    ErrorResponse,
+    SettingsConfigurationOptions,
+)
+
+#: Output format asked of the agent: plain 16 kHz linear16, written to the WAV file as it arrives.
+OUTPUT_RATE = 16000
+#: Microphone-like frames: 20 ms of audio each.
+FRAME_SECONDS = 0.02
+
+
+@dataclass
+class Conversation:
+    """What the client saw: the fields of `--json`."""
+
+    user_transcripts: list[str] = field(default_factory=list)
+    agent_transcripts: list[str] = field(default_factory=list)
+    agent_audio: bytearray = field(default_factory=bytearray)
+    latencies: list[dict[str, float]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def agent_audio_seconds(self) -> float:
+        return len(self.agent_audio) / 2 / OUTPUT_RATE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user_transcripts": self.user_transcripts,
+            "agent_transcripts": self.agent_transcripts,
+            "agent_audio_seconds": round(self.agent_audio_seconds, 3),
+            "latencies": self.latencies,
+            "events": self.events,
+            "errors": self.errors,
+        }
+
+
+class _Recorder:
+    """Collects events as handlers; tracks whether a reply is still on its way."""
+
+    def __init__(self, started: float) -> None:
+        self.conversation = Conversation()
+        self._started = started
+        self.replies_done = 0
+        self.activity = asyncio.Event()
+        self.last_event_at = started
+
+    def attach(self, client: AsyncAgentWebSocketClient) -> None:
+        for event in AgentWebSocketEvents:
+            client.on(event, self._handler(event))
+
+    def _handler(self, event: AgentWebSocketEvents) -> Any:
+        async def handle(_client: Any, **payload: Any) -> None:
+            self.record(event, payload)
+
+        return handle
+
+    def record(self, event: AgentWebSocketEvents, payload: dict[str, Any]) -> None:
+        now = time.monotonic()
+        self.last_event_at = now
+        conversation = self.conversation
+        if event is AgentWebSocketEvents.AudioData:
+            conversation.agent_audio.extend(payload["data"])
+            return
+        conversation.events.append({"type": event.value, "t": round(now - self._started, 3)})
+        message = next(iter(payload.values()), None)
+        if isinstance(message, ConversationTextResponse):
+            user = message.role == "user"
+            (conversation.user_transcripts if user else conversation.agent_transcripts).append(
+                message.content
+            )
+        elif isinstance(message, AgentStartedSpeakingResponse):
+            conversation.latencies.append(
+                {
+                    "total_latency": message.total_latency,
+                    "tts_latency": message.tts_latency,
+                    "ttt_latency": message.ttt_latency,
+                }
+            )
+        elif isinstance(message, ErrorResponse):
+            conversation.errors.append(message.description or message.message)
+        elif event is AgentWebSocketEvents.AgentAudioDone:
+            self.replies_done += 1
+        self.activity.set()
+
+
+def settings_for(
+    encoding: str, sample_rate: int, base: dict[str, Any] | None
+) -> SettingsConfigurationOptions:
+    """The user's settings (if any) with the audio formats this run needs."""
+    settings = SettingsConfigurationOptions.from_dict(base or {"type": "SettingsConfiguration"})
+    settings.audio.input.encoding = encoding
+    settings.audio.input.sample_rate = sample_rate
+    settings.audio.output.encoding = "linear16"
+    settings.audio.output.sample_rate = OUTPUT_RATE
+    settings.audio.output.container = "none"
+    return settings
+
+
+async def converse(
+    audio_path: Path,
+    url: str,
+    *,
+    speed: float = 1.0,
+    settings: dict[str, Any] | None = None,
+    api_key: str = "",
+    reply_timeout: float = 30.0,
+    settle_seconds: float = 1.0,
+) -> Conversation:
+    """Stream `audio_path` to the agent at `url` and wait for its reply."""
+    wav = read_wav(audio_path)
+    if wav.channels != 1:
+        raise ValueError(f"{audio_path}: only mono audio can be streamed, not {wav.channels} channels")
+    samples_per_frame = max(1, int(wav.sample_rate * FRAME_SECONDS))
+    bytes_per_frame = samples_per_frame * bytes_per_sample(wav.encoding)
+    silence = encode(np.zeros(samples_per_frame, np.int16), wav.encoding)
+    client = AsyncAgentWebSocketClient(ClientOptions(api_key=api_key, url=url))
+    recorder = _Recorder(time.monotonic())
+    recorder.attach(client)
+    if not await client.start(settings_for(wav.encoding, wav.sample_rate, settings)):
+        raise ConnectionError(f"could not connect to the agent at {url}")
+    try:
+        speech = (wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame))
+        async for frame in _paced(speech, FRAME_SECONDS / speed):
+            await client.send(frame)
+        deadline = time.monotonic() + reply_timeout
+        async for frame in _paced(itertools.repeat(silence), FRAME_SECONDS / speed):
+            await client.send(frame)
+            now = time.monotonic()
+            answered = recorder.replies_done > 0 and now - recorder.last_event_at > settle_seconds
+            if answered or now > deadline:
+                break
+    finally:
+        await client.finish()
+    return recorder.conversation
+
+
+async def _paced(frames: Iterable[bytes], interval: float) -> AsyncIterator[bytes]:
+    """Yield one frame every `interval` seconds of wall time, without drift."""
+    start = time.monotonic()
+    for index, frame in enumerate(frames):
+        delay = start + index * interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield frame
+
+
+def format_conversation(conversation: Conversation, out: Path | None) -> str:
+    lines = []
+    for event in conversation.events:
+        lines.append(f"  {event['t']:7.3f}s  {event['type']}")
+    turns = [f"user:  {text}" for text in conversation.user_transcripts]
+    turns += [f"agent: {text}" for text in conversation.agent_transcripts]
+    latency_lines = [
+        f"latency: total {lat['total_latency']:.3f}s"
+        f" (text {lat['ttt_latency']:.3f}s, speech {lat['tts_latency']:.3f}s)"
+        for lat in conversation.latencies
+    ]
+    summary = [f"agent audio: {conversation.agent_audio_seconds:.2f}s"]
+    if out is not None:
+        summary[0] += f", written to {out}"
+    errors = [f"error: {text}" for text in conversation.errors]
+    return "\n".join(["events:", *lines, "", *turns, *latency_lines, *summary, *errors])
+
+
+async def run(
+    audio_path: Path,
+    *,
+    url: str | None,
+    out: Path | None,
+    speed: float,
+    settings_path: Path | None,
+    config_path: Path | None = None,
+    api_key: str = "",
+) -> Conversation:
+    """Run one conversation, starting the server in-process when no `url` is given."""
+    settings = json.loads(await asyncio.to_thread(settings_path.read_text)) if settings_path else None
+    async with contextlib.AsyncExitStack() as stack:
+        if url is None:
+            url = await stack.enter_async_context(_local_server(config_path))
+        conversation = await converse(audio_path, url, speed=speed, settings=settings, api_key=api_key)
+    if out is not None:
+        write_wav(out, bytes(conversation.agent_audio), OUTPUT_RATE)
+    return conversation
+
+
+@contextlib.asynccontextmanager
+async def _local_server(config_path: Path | None) -> AsyncIterator[str]:
+    """The server with the configured (by default the offline) engines, on a free loopback port."""
+    from voicewire.engines.registry import EngineConfig, EngineRegistry
+    from voicewire.server.app import AgentServer
+    from voicewire.server.config import load_config
+
+    config = dataclasses.replace(load_config(config_path), host="127.0.0.1", port=0)
+    registry = await EngineRegistry.load_warm(EngineConfig.from_mapping(config.engines, environ=os.environ))
+    try:
+        async with AgentServer(config, registry) as server:
+            yield server.url
+    finally:
+        await registry.aclose()

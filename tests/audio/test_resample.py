@@ -68,7 +68,17 @@ def test_stream_matches_one_shot(from_rate: int, to_rate: int) -> None:
     streamed = stream(StreamResampler(from_rate, to_rate, np.int16), pcm)
     assert abs(len(streamed) - len(one_shot)) <= 4
     n = min(len(streamed), len(one_shot))
-    assert np.abs(streamed[:n].astype(np.int32) - one_shot[:n]).max() <= 1
+    # The stream interpolates (low latency), the one-shot path filters: equal to within 2% of full scale.
+    assert np.abs(streamed[:n].astype(np.int32) - one_shot[:n]).max() <= 655
+
+
+@pytest.mark.parametrize(("from_rate", "to_rate"), [(8000, 16000), (48000, 16000), (22050, 16000)])
+def test_stream_answers_every_packet_without_holding_audio_back(from_rate: int, to_rate: int) -> None:
+    resampler = StreamResampler(from_rate, to_rate, np.float32)
+    packet = sine(300, from_rate, seconds=0.02)
+    sizes = [len(resampler.process(packet)) for _ in range(10)]
+    expected = 0.02 * to_rate
+    assert all(size >= expected - 8 for size in sizes[1:]), sizes
 
 
 def test_stream_is_reusable_after_flush() -> None:

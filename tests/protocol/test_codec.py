@@ -76,3 +76,9 @@ def test_open_and_close_on_the_wire_are_unhandled() -> None:
     for wire in ("Open", "Close"):
         kind, _ = decode_server_message(json.dumps({"type": wire}))
         assert kind.event is AgentWebSocketEvents.Unhandled
+
+
+def test_deeply_nested_json_is_a_protocol_error() -> None:
+    text = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ProtocolError, match="nested"):
+        decode_client_message(text)

@@ -130,7 +130,7 @@ def test_non_ascii_is_escaped_like_the_seed() -> None:
 
 
 def test_required_text_fields_reject_null() -> None:
-    with pytest.raises(InvalidFieldError, match="WelcomeResponse.session_id"):
+    with pytest.raises(InvalidFieldError, match=r"WelcomeResponse\.session_id"):
         WelcomeResponse.from_dict({"type": "Welcome", "session_id": None})
     with pytest.raises(InvalidFieldError, match="content"):
         ConversationTextResponse.from_dict({"type": "ConversationText", "role": "user", "content": None})

@@ -1,7 +1,9 @@
 """Sample-rate conversion between the client's rates and the engines' rates.
 
-soxr's "HQ" preset is a 20-bit-quality polyphase filter: transparent for speech yet cheap enough to run
-per 20 ms packet on a small CPU. Only mono int16 and float32 are carried, the two sample formats of the
+One-shot conversion uses soxr's "HQ" preset, a 20-bit-quality polyphase filter: transparent for speech and
+cheap. Streams use "QQ" (cubic interpolation) instead: the polyphase filters hold output back and release it in
+bursts about every 100 ms, which would delay speech onset and end-of-turn detection by as much; cubic
+interpolation answers every 20 ms packet at once, and its small aliasing does not matter to VAD or STT. Only mono int16 and float32 are carried, the two sample formats of the
 pipeline. int16 goes through float32 because soxr dithers its own int16 output: digital silence would turn
 into noise and a stream would not reproduce the one-shot result (nor itself) sample for sample.
 """
@@ -19,6 +21,7 @@ from voicewire.audio.codecs import FloatAudio, UnsupportedAudioFormat, float_to_
 SampleT = TypeVar("SampleT", np.int16, np.float32)
 
 _QUALITY: Final = "HQ"
+_STREAM_QUALITY: Final = "QQ"
 
 
 def _check_rates(from_rate: int, to_rate: int) -> None:
@@ -46,8 +49,8 @@ def resample(audio: npt.NDArray[SampleT], from_rate: int, to_rate: int) -> npt.N
 class StreamResampler(Generic[SampleT]):
     """Resample a stream chunk by chunk without clicks at the chunk boundaries.
 
-    The filter keeps a short history, so each `process` returns slightly less than the ideal share of
-    output and `flush` releases the tail; together they match a one-shot `resample` of the whole stream.
+    The interpolator keeps a few samples of history, so each `process` may return slightly less than the
+    ideal share of output and `flush` releases the tail; together they closely match a one-shot `resample`.
     """
 
     def __init__(self, from_rate: int, to_rate: int, dtype: type[SampleT]) -> None:
@@ -56,7 +59,9 @@ class StreamResampler(Generic[SampleT]):
         self.to_rate = to_rate
         self.dtype: np.dtype[SampleT] = np.dtype(dtype)
         self._stream = (
-            None if from_rate == to_rate else soxr.ResampleStream(from_rate, to_rate, 1, quality=_QUALITY)
+            None
+            if from_rate == to_rate
+            else soxr.ResampleStream(from_rate, to_rate, 1, quality=_STREAM_QUALITY)
         )
 
     def process(self, chunk: npt.NDArray[SampleT]) -> npt.NDArray[SampleT]:

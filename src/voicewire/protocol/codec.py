@@ -97,6 +97,8 @@ def _load_object(text: str | bytes) -> dict[str, Any]:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"Message is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("Message is nested too deeply") from exc
     if not isinstance(data, dict):
         raise ProtocolError(f"Message must be a JSON object, got {type(data).__name__}")
     return data

@@ -1,11 +1,12 @@
 """Sample-rate conversion between the client's rates and the engines' rates.
 
-One-shot conversion uses soxr's "HQ" preset, a 20-bit-quality polyphase filter: transparent for speech and
-cheap. Streams use "QQ" (cubic interpolation) instead: the polyphase filters hold output back and release it in
-bursts about every 100 ms, which would delay speech onset and end-of-turn detection by as much; cubic
-interpolation answers every 20 ms packet at once, and its small aliasing does not matter to VAD or STT. Only mono int16 and float32 are carried, the two sample formats of the
-pipeline. int16 goes through float32 because soxr dithers its own int16 output: digital silence would turn
-into noise and a stream would not reproduce the one-shot result (nor itself) sample for sample.
+One-shot conversion uses soxr's "HQ" preset, a 20-bit-quality polyphase filter: transparent for speech
+and cheap. Streams use "QQ" (cubic interpolation) instead: the polyphase filters hold output back and
+release it in bursts about every 100 ms, which would delay speech onset and end-of-turn detection by as
+much; cubic interpolation answers every 20 ms packet at once, and its small aliasing does not matter to
+VAD or STT. Only mono int16 and float32 are carried, the two sample formats of the pipeline. int16 goes
+through float32 because soxr dithers its own int16 output: digital silence would turn into noise and a
+stream would not reproduce itself sample for sample.
 """
 
 from __future__ import annotations

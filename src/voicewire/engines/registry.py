@@ -100,8 +100,9 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class LocalLlmConfig:
-    """Settings of the in-process llama.cpp model."""
+    """Settings of the in-process llama.cpp model; `model_path` swaps SmolLM2 for a bigger chat GGUF."""
 
+    model_path: str | None = None
     max_tokens: int = 100
     temperature: float = 0.2
     n_ctx: int = 2048
@@ -225,6 +226,7 @@ class EngineRegistry:
         from voicewire.engines.llm_llamacpp import LlamaCppLlm
 
         llm = LlamaCppLlm.smollm2(
+            model_path=config.llm.model_path,
             n_ctx=config.llm.n_ctx,
             n_threads=config.llm.n_threads,
             max_tokens=config.llm.max_tokens,

@@ -82,3 +82,9 @@ def test_deeply_nested_json_is_a_protocol_error() -> None:
     text = "[" * 100_000 + "]" * 100_000
     with pytest.raises(ProtocolError, match="nested"):
         decode_client_message(text)
+
+
+def test_errors_in_a_known_message_carry_its_type() -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_client_message('{"type": "SettingsConfiguration", "agent": "nope"}')
+    assert info.value.message_type == "SettingsConfiguration"

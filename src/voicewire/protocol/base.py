@@ -27,7 +27,13 @@ _OMIT_NONE = "voicewire.omit_none"
 
 
 class ProtocolError(ValueError):
-    """A message does not fit the protocol; the base of the errors below."""
+    """A message does not fit the protocol; the base of the errors below.
+
+    `message_type` is the message's `type` when it could be read, so a receiver can tell e.g. invalid settings
+    from an invalid update without parsing the text again.
+    """
+
+    message_type: str | None = None
 
 
 class MissingFieldError(ProtocolError, KeyError):

@@ -123,7 +123,11 @@ def decode_client_message(text: str | bytes) -> Model:
     cls = CLIENT_MESSAGES.get(type_name)
     if cls is None:
         raise UnknownMessageTypeError(type_name)
-    return cls.from_dict(data)
+    try:
+        return cls.from_dict(data)
+    except ProtocolError as exc:
+        exc.message_type = type_name
+        raise
 
 
 def encode(message: Model) -> str:

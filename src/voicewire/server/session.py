@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import enum
 import json
 import logging
@@ -213,11 +212,8 @@ class Session:
         except UnknownMessageTypeError as exc:
             self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, str(exc))
             return
-        except RecursionError:  # json.loads on thousands of nested brackets
-            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, "Message is nested too deeply")
-            return
         except ProtocolError as exc:
-            settings = _message_type(text) == "SettingsConfiguration"
+            settings = exc.message_type == "SettingsConfiguration"
             code = ErrorCode.INVALID_SETTINGS if settings else ErrorCode.UNPARSABLE_CLIENT_MESSAGE
             self._error(code, str(exc))
             return
@@ -602,14 +598,6 @@ class Session:
                 self._outbox.close(1000, "idle timeout")
                 return
             await self._clock.sleep(remaining)
-
-
-def _message_type(text: str) -> str | None:
-    with contextlib.suppress(ValueError):
-        data = json.loads(text)
-        if isinstance(data, dict) and isinstance(data.get("type"), str):
-            return str(data["type"])
-    return None
 
 
 def _context_history(settings: SettingsConfigurationOptions) -> list[ChatMessage]:

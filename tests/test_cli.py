@@ -94,3 +94,10 @@ async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     await asyncio.wait_for(serving, 5)
+
+
+def test_bench_rejects_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    from voicewire.cli import main
+
+    assert main(["bench", "no-such-benchmark"]) == 2
+    assert "choose one of" in capsys.readouterr().err

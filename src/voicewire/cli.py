@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", default=os.environ.get("VOICEWIRE_API_KEY", ""), help=argparse.SUPPRESS
     )
     converse.set_defaults(run=cmd_converse)
+
+    bench = commands.add_parser(
+        "bench",
+        help="run a benchmark (sdk, capacity, latency) from the source checkout",
+        description="Run one of the benchmarks in the checkout's benchmarks/ folder; options go to it.",
+    )
+    bench.add_argument("name", help="sdk, capacity or latency")
+    bench.add_argument(
+        "options", nargs=argparse.REMAINDER, help="the benchmark's own options (--json PATH, ...)"
+    )
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 
@@ -107,6 +118,20 @@ def cmd_converse(args: argparse.Namespace) -> int:
     else:
         print(converse.format_conversation(conversation, args.out))
     return 0 if conversation.agent_transcripts else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmarks live beside `src/` in the checkout (they are not part of the installed package)."""
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "benchmarks" / "__main__.py").is_file():
+        print(
+            "voicewire bench: the benchmarks ship with the source checkout, not the package", file=sys.stderr
+        )
+        return 2
+    sys.path.insert(0, str(checkout))
+    from benchmarks.__main__ import run
+
+    return run(args.name, list(args.options))
 
 
 async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:

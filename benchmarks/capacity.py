@@ -1,0 +1,339 @@
+"""Server capacity: how many real-time sessions one server process keeps up with.
+
+The server runs in its own process with the real VAD (Silero) and turn detector; STT, LLM and TTS are the
+instant scripted engines, so what is measured is the per-frame path every session pays all the time. Load
+generators (other processes) stream looped real speech at 16 kHz in 20 ms frames, paced in real time.
+
+Lag is measured with probes: every 200 ms a session sends `UpdateInstructions` (empty, so the instructions do
+not change) right after an audio frame. The server handles a connection's messages in order and answers with
+`InstructionsUpdated`, so the probe's round trip bounds from above the time from sending that frame to the
+server having processed it (VAD included), queueing behind every other session's frames. The count grows
+until the p99 round trip exceeds 50 ms.
+
+By default the server is pinned to one CPU and the generators to the other, so "sessions per core" is the
+count at the knee and the generators' CPU does not come out of the server's share; the generators' own
+scheduling lateness is reported to show they kept up. `--full` instead runs whole conversations with the
+default engines on both cores and reports how many run at once with p50 turn latency ≤ 1.5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import multiprocessing
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from benchmarks.common import (
+    FRAME_MS,
+    Utterance,
+    cpu_seconds,
+    frames,
+    load_speech,
+    parser,
+    percentile,
+    print_table,
+    rss_bytes,
+    summary,
+    test_utterances,
+    write_json,
+)
+from benchmarks.server import ServerProcess
+
+LAG_LIMIT_S: Final = 0.050
+FULL_P50_LIMIT_S: Final = 1.5
+PROBE_EVERY: Final = 10  # frames: one probe per 200 ms
+SESSIONS_PER_GENERATOR: Final = 150
+PROBE: Final = '{"type":"UpdateInstructions","instructions":""}'
+
+
+# --------------------------------------------------------------------------------------------------- load
+
+
+@dataclass
+class LoadReport:
+    lags: list[float] = field(default_factory=list)
+    lateness: list[float] = field(default_factory=list)
+    frames_sent: int = 0
+    onsets: int = 0
+    replies: int = 0
+    failed: int = 0
+    cpu_s: float = 0.0
+
+
+def _settings() -> str:
+    from voicewire.protocol import SettingsConfigurationOptions, encode
+
+    return encode(SettingsConfigurationOptions())
+
+
+async def _load_session(
+    url: str, audio: list[bytes], start: int, t0: float, warmup: float, stop: float, report: LoadReport
+) -> None:
+    from websockets.asyncio.client import connect
+
+    loop = asyncio.get_running_loop()
+    probes: collections.deque[float] = collections.deque()
+
+    async def read(ws: Any) -> None:
+        async for message in ws:
+            if isinstance(message, bytes):
+                continue
+            if '"InstructionsUpdated"' in message:
+                sent = probes.popleft()
+                if sent >= t0 + warmup:
+                    report.lags.append(loop.time() - sent)
+            elif '"UserStartedSpeaking"' in message:
+                report.onsets += 1
+            elif '"AgentStartedSpeaking"' in message:
+                report.replies += 1
+
+    try:
+        async with connect(url, compression=None, open_timeout=60) as ws:
+            reader = asyncio.create_task(read(ws))
+            await ws.send(_settings())
+            # Sessions start at random phases of the 20 ms grid, as independent callers would.
+            due = t0 + random.random() * FRAME_MS / 1000
+            index = start
+            while due < stop:
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if due >= t0 + warmup:
+                    report.lateness.append(max(0.0, loop.time() - due))
+                await ws.send(audio[index % len(audio)])
+                report.frames_sent += 1
+                if index % PROBE_EVERY == 0:
+                    probes.append(loop.time())
+                    await ws.send(PROBE)
+                index += 1
+                due += FRAME_MS / 1000
+            reader.cancel()
+    except Exception as exc:
+        report.failed += 1
+        print(f"load session failed: {exc!r}", file=sys.stderr)
+
+
+async def _generate(url: str, sessions: int, seconds: float, warmup: float, seed: int) -> LoadReport:
+    random.seed(seed)
+    audio = list(frames(load_speech()))
+    report = LoadReport()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 1.0
+    cpu0 = time.process_time()
+    await asyncio.gather(
+        *(
+            _load_session(url, audio, random.randrange(len(audio)), t0, warmup, t0 + warmup + seconds, report)
+            for _ in range(sessions)
+        )
+    )
+    report.cpu_s = time.process_time() - cpu0
+    return report
+
+
+def _generator_main(
+    pipe: Any, url: str, sessions: int, seconds: float, warmup: float, seed: int, cpu: int | None
+) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    pipe.send(asyncio.run(_generate(url, sessions, seconds, warmup, seed)))
+
+
+def run_load(
+    url: str, sessions: int, seconds: float, warmup: float, cpu: int | None
+) -> tuple[LoadReport, int]:
+    """Spread `sessions` over generator processes; returns the merged report and the process count."""
+    ctx = multiprocessing.get_context("spawn")
+    count = max(1, math.ceil(sessions / SESSIONS_PER_GENERATOR))
+    shares = [sessions // count + (1 if i < sessions % count else 0) for i in range(count)]
+    pipes, processes = [], []
+    for i, share in enumerate(shares):
+        receiver, sender = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_generator_main, args=(sender, url, share, seconds, warmup, i, cpu))
+        process.start()
+        pipes.append(receiver)
+        processes.append(process)
+    merged = LoadReport()
+    for receiver, process in zip(pipes, processes, strict=True):
+        part: LoadReport = receiver.recv()
+        process.join()
+        merged.lags += part.lags
+        merged.lateness += part.lateness
+        merged.frames_sent += part.frames_sent
+        merged.onsets += part.onsets
+        merged.replies += part.replies
+        merged.failed += part.failed
+        merged.cpu_s += part.cpu_s
+    return merged, count
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
+def _cpus(no_pin: bool) -> tuple[int | None, int | None]:
+    allowed = sorted(os.sched_getaffinity(0))
+    if no_pin or len(allowed) < 2:
+        return None, None
+    return allowed[0], allowed[-1]
+
+
+def realtime(args: Any) -> int:
+    server_cpu, load_cpu = _cpus(args.no_pin)
+    server = ServerProcess("scripted", server_cpu)
+    try:
+        time.sleep(0.5)
+        idle_rss = rss_bytes(server.pid)
+        rows, steps = [], []
+        best: dict[str, Any] | None = None
+        for n in args.sessions:
+            cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
+            report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu)
+            wall = time.monotonic() - wall0
+            server_cpu_share = (cpu_seconds(server.pid) - cpu0) / wall
+            rss = rss_bytes(server.pid)
+            lag = summary(report.lags)
+            step = {
+                "sessions": n,
+                "generators": generators,
+                "lag_s": lag,
+                "server_cpu_cores": server_cpu_share,
+                "server_rss_bytes": rss,
+                "rss_per_session_bytes": (rss - idle_rss) / n,
+                "generator_cpu_cores": report.cpu_s / wall,
+                "generator_lateness_p99_s": percentile(report.lateness, 99),
+                "onsets_per_session_min": report.onsets / n / ((args.seconds + args.warmup) / 60),
+                "replies": report.replies,
+                "failed_sessions": report.failed,
+            }
+            steps.append(step)
+            rows.append(
+                [
+                    n,
+                    lag["p50"] * 1000,
+                    lag["p99"] * 1000,
+                    lag["max"] * 1000,
+                    server_cpu_share * 100,
+                    (rss - idle_rss) / n / 1024,
+                    report.cpu_s / wall * 100,
+                    percentile(report.lateness, 99) * 1000,
+                    step["onsets_per_session_min"],
+                    report.failed,
+                ]
+            )
+            print(
+                f"  {n} sessions: p99 lag {lag['p99'] * 1000:.1f} ms, server CPU {server_cpu_share:.0%}",
+                flush=True,
+            )
+            if lag["p99"] > LAG_LIMIT_S or report.failed:
+                break
+            best = step
+    finally:
+        server.close()
+    pinned = server_cpu is not None
+    print_table(
+        f"Real-time sessions into one server process (Silero VAD + turn detection, scripted STT/LLM/TTS), "
+        f"{args.seconds:g} s per step after {args.warmup:g} s warm-up; "
+        + (f"server on CPU {server_cpu}, generators on CPU {load_cpu}" if pinned else "not pinned"),
+        [
+            "sessions",
+            "lag p50 ms",
+            "lag p99 ms",
+            "lag max ms",
+            "server CPU %",
+            "RSS/session KiB",
+            "generator CPU %",
+            "gen. late p99 ms",
+            "onsets/session/min",
+            "failed",
+        ],
+        rows,
+    )
+    result: dict[str, Any] = {"benchmark": "capacity", "pinned": pinned, "steps": steps}
+    if best is not None:
+        cores = 1.0 if pinned else max(best["server_cpu_cores"], 1e-9)
+        per_core = best["sessions"] / cores
+        result.update(sessions_at_limit=best["sessions"], sessions_per_core=per_core)
+        print(
+            f"capacity: {best['sessions']} sessions with p99 lag ≤ {LAG_LIMIT_S * 1000:g} ms → "
+            f"{per_core:.0f} sessions per core "
+            f"({'server pinned to one core' if pinned else 'by server CPU use'}); "
+            f"{best['rss_per_session_bytes'] / 1024:.0f} KiB resident per session (target: ≥ 200 per core)"
+        )
+    else:
+        print(f"capacity: even {args.sessions[0]} sessions exceed p99 lag {LAG_LIMIT_S * 1000:g} ms")
+    write_json(args.json, result)
+    return 0
+
+
+async def _conversations(
+    url: str, count: int, turns: int, utterances: list[Utterance]
+) -> list[dict[str, float]]:
+    from benchmarks.common import Conversation
+
+    async def one(k: int) -> list[dict[str, float]]:
+        async with Conversation(url) as conv:
+            out = []
+            for t in range(turns):
+                out.append(await conv.turn(utterances[(k + t) % len(utterances)]))
+            return out
+
+    done = await asyncio.gather(*(one(k) for k in range(count)))
+    return [turn for session in done for turn in session]
+
+
+def full(args: Any) -> int:
+    server = ServerProcess("full", None)
+    utterances = test_utterances(espeak=False)
+    rows, steps = [], []
+    best = 0
+    try:
+        # One unmeasured conversation warms every engine along the real path.
+        asyncio.run(_conversations(server.url, 1, 1, utterances))
+        for n in args.conversations:
+            turns = asyncio.run(_conversations(server.url, n, args.turns, utterances))
+            latency = summary([t["latency"] for t in turns if t["latency"] == t["latency"]])
+            steps.append(
+                {"conversations": n, "latency_s": latency, "server_rss_bytes": rss_bytes(server.pid)}
+            )
+            rows.append([n, len(turns), latency["p50"] * 1000, latency["p95"] * 1000, latency["max"] * 1000])
+            print(f"  {n} conversations: p50 {latency['p50'] * 1000:.0f} ms", flush=True)
+            if latency["p50"] > FULL_P50_LIMIT_S:
+                break
+            best = n
+    finally:
+        server.close()
+    print_table(
+        "Whole conversations with the default engines (both cores, server and callers): end of user speech → "
+        "first agent audio byte",
+        ["conversations", "turns", "p50 ms", "p95 ms", "max ms"],
+        rows,
+        digits=0,
+    )
+    print(f"{best} conversations at once keep p50 ≤ {FULL_P50_LIMIT_S:g} s on {os.cpu_count()} cores")
+    write_json(args.json, {"benchmark": "capacity-full", "steps": steps, "conversations_at_limit": best})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0] if __doc__ else "capacity")
+    p.add_argument("--sessions", type=int, nargs="+", default=[10, 25, 50, 75, 100, 150, 200, 300, 400])
+    p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per step")
+    p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds at the start of each step")
+    p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")
+    p.add_argument("--full", action="store_true", help="whole conversations with the default engines instead")
+    p.add_argument("--conversations", type=int, nargs="+", default=[1, 2, 3, 4, 6])
+    p.add_argument("--turns", type=int, default=3, help="turns per conversation in --full")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sessions, args.seconds, args.warmup = [2, 4], 2.0, 1.0
+        args.conversations, args.turns = [1], 1
+    return full(args) if args.full else realtime(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""Turn latency through the real server and default engines, as a caller on voicewire's async client hears it.
+
+Each turn streams an utterance in real time (20 ms frames) followed by silence. Latency runs from the true
+end of the user's speech in the source audio (last frame above the speech threshold) to the first agent
+audio byte at the client. The breakdown comes from the server's own turn timestamps (GET /metrics). A
+barge-in trial speaks over the agent's reply and times how long agent audio keeps arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+from benchmarks.common import (
+    Conversation,
+    Utterance,
+    parser,
+    print_table,
+    summary,
+    test_utterances,
+    write_json,
+)
+from benchmarks.server import ServerProcess
+
+TARGET_P50_S: Final = 0.8
+TARGET_P95_S: Final = 1.2
+TARGET_BARGE_IN_S: Final = 0.15
+
+
+def _span(turn: dict[str, Any], start: str, end: str) -> float:
+    a, b = turn.get(start), turn.get(end)
+    return float("nan") if a is None or b is None else b - a
+
+
+def breakdown(server_turn: dict[str, Any] | None, latency: float) -> dict[str, float]:
+    """Split a turn along the server's timestamps; what is left is transport and client time."""
+    if server_turn is None:
+        return {"latency": latency}
+    total = _span(server_turn, "speech_ended", "first_audio")
+    return {
+        "latency": latency,
+        "end_of_turn_wait": _span(server_turn, "speech_ended", "turn_ended"),
+        "stt": _span(server_turn, "turn_ended", "transcript_ready"),
+        "llm_first_token": _span(server_turn, "transcript_ready", "first_token"),
+        "llm_first_sentence": _span(server_turn, "transcript_ready", "first_sentence"),
+        "tts_first_chunk": _span(server_turn, "first_sentence", "first_audio"),
+        "server_total": total,
+        "transport_and_client": latency - total,
+    }
+
+
+def _last_user_turn(server: ServerProcess) -> dict[str, Any] | None:
+    turns = [t for t in server.turn_metrics() if t.get("kind") == "user"]
+    return turns[-1] if turns else None
+
+
+async def _run(
+    server: ServerProcess, utterances: list[Utterance], turns: int, barge_ins: int, warm: bool
+) -> dict[str, Any]:
+    questions = [u for u in utterances if u.name.startswith(("espeak", "testing"))] or utterances
+    phrases = [u for u in utterances if u.name.startswith("preamble")] or utterances
+    records: list[dict[str, Any]] = []
+    reactions: list[dict[str, Any]] = []
+    async with Conversation(server.url) as conv:
+        if warm:
+            await conv.turn(questions[0])  # not counted: the first turn pays for cold caches
+        for i in range(turns):
+            utterance = utterances[i % len(utterances)]
+            result = await conv.turn(utterance)
+            split = breakdown(_last_user_turn(server), result["latency"])
+            records.append({**result, **split})
+            print(f"  turn {i + 1:2d} {utterance.name:12s} {result['latency'] * 1000:7.0f} ms", flush=True)
+        for i in range(barge_ins):
+            result = await conv.barge_in(questions[i % len(questions)], phrases[i % len(phrases)])
+            reactions.append(result)
+            print(f"  barge-in {i + 1}: {result['reaction'] * 1000:.0f} ms", flush=True)
+    return {"turns": records, "barge_ins": reactions}
+
+
+STAGES: Final = (
+    ("latency", "end of speech → first audio byte (client)"),
+    ("end_of_turn_wait", "  end-of-turn wait (VAD silence)"),
+    ("stt", "  STT"),
+    ("llm_first_token", "  LLM first token"),
+    ("llm_first_sentence", "  LLM first sentence"),
+    ("tts_first_chunk", "  TTS first chunk"),
+    ("server_total", "  server total"),
+    ("transport_and_client", "  transport + client"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0] if __doc__ else "latency")
+    p.add_argument("--turns", type=int, default=20, help="measured user turns (after one warm-up turn)")
+    p.add_argument("--barge-ins", type=int, default=5, help="barge-in trials")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.turns, args.barge_ins = 1, 1
+    utterances = test_utterances()
+    with ServerProcess("full") as server:
+        data = asyncio.run(_run(server, utterances, args.turns, args.barge_ins, warm=not args.quick))
+    records = data["turns"]
+    rows = []
+    stats: dict[str, dict[str, float]] = {}
+    for key, label in STAGES:
+        values = [r[key] for r in records if key in r and r[key] == r[key]]
+        stats[key] = summary(values)
+        rows.append([label, stats[key]["p50"] * 1000, stats[key]["p95"] * 1000, stats[key]["max"] * 1000])
+    reactions = [r["reaction"] for r in data["barge_ins"] if r["reaction"] == r["reaction"]]
+    stats["barge_in_reaction"] = summary(reactions)
+    rows.append(
+        [
+            "barge-in: speech onset → last agent audio",
+            stats["barge_in_reaction"]["p50"] * 1000,
+            stats["barge_in_reaction"]["p95"] * 1000,
+            stats["barge_in_reaction"]["max"] * 1000,
+        ]
+    )
+    print_table(
+        f"Turn latency, default engines, {len(records)} turns (+1 warm-up), {len(reactions)} barge-ins",
+        ["stage", "p50 ms", "p95 ms", "max ms"],
+        rows,
+        digits=0,
+    )
+    unanswered = sum(1 for r in records if not r["answered"])
+    if unanswered:
+        print(f"{unanswered} turn(s) got no complete reply within the timeout")
+    lat = stats["latency"]
+    print(
+        f"targets: p50 ≤ {TARGET_P50_S * 1000:.0f} ms ({'met' if lat['p50'] <= TARGET_P50_S else 'MISSED'}), "
+        f"p95 ≤ {TARGET_P95_S * 1000:.0f} ms ({'met' if lat['p95'] <= TARGET_P95_S else 'MISSED'}), "
+        f"barge-in ≤ {TARGET_BARGE_IN_S * 1000:.0f} ms "
+        f"({'met' if stats['barge_in_reaction']['max'] <= TARGET_BARGE_IN_S else 'MISSED'})"
+    )
+    write_json(args.json, {"benchmark": "latency", "stats": stats, **data})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Smoke tests: every benchmark runs end to end on a tiny input and writes its JSON.
+
+They check that the benchmarks work, never how fast anything is: figures belong in the benchmark output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmarks.common import FloodPeer, cut_phrases, load_speech, speech_bounds, summary
+
+from benchmarks import __main__ as bench
+
+
+def test_summary_percentiles() -> None:
+    stats = summary([1.0, 2.0, 3.0, 4.0])
+    assert stats["p50"] == 2.5
+    assert stats["max"] == 4.0
+
+
+def test_phrases_cut_from_the_preamble_keep_their_speech() -> None:
+    phrases = cut_phrases(load_speech())
+    assert len(phrases) >= 4
+    for pcm in phrases:
+        start, end = speech_bounds(pcm)
+        assert 0 < start < end <= len(pcm) / 16_000
+
+
+def test_unknown_benchmark_is_refused() -> None:
+    assert bench.run("nope", []) == 2
+
+
+def test_sdk_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "sdk.json"
+    assert bench.run("sdk", ["--quick", "--json", str(out)]) == 0
+    clients = {r["client"] for r in json.loads(out.read_text())["results"]}
+    assert {"voicewire sync", "voicewire async", "deepgram-sdk 3.11 sync", "bare websockets sync"} <= clients
+
+
+def test_flood_peer_serves_the_whole_burst() -> None:
+    from websockets.sync.client import connect
+
+    with FloodPeer(30) as peer, connect(peer.url) as ws:
+        ws.send("{}")
+        received = [ws.recv() for _ in range(30)]
+    assert sum(isinstance(m, bytes) for m in received) == 15
+
+
+def test_capacity_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "capacity.json"
+    assert bench.run("capacity", ["--quick", "--json", str(out)]) == 0
+    steps = json.loads(out.read_text())["steps"]
+    assert steps and steps[0]["failed_sessions"] == 0
+
+
+@pytest.mark.models
+def test_latency_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "latency.json"
+    assert bench.run("latency", ["--quick", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["turns"]

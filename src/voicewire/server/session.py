@@ -31,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import functools
 import json
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -406,7 +407,7 @@ class Session:
         reply = self._new_reply(metrics, origin=speech_end)
         reply.utterance = utterance
         self._to(State.THINKING)
-        self._start_reply(reply, self._answer_user(reply, utterance, speculative))
+        self._start_reply(reply, functools.partial(self._answer_user, reply, utterance, speculative))
 
     def user_turn_discarded(self) -> None:
         self._cancel_speculative()
@@ -472,7 +473,8 @@ class Session:
         assert self._voice is not None
         return self._voice
 
-    def _start_reply(self, reply: Reply, body: Coroutine[Any, Any, None]) -> None:
+    def _start_reply(self, reply: Reply, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """`body` is a factory, not a coroutine: a task cancelled before it starts must not leak one."""
         self._reply = reply
         self._reply_task = self._spawn(self._run_reply(reply, body))
 
@@ -492,16 +494,16 @@ class Session:
         now = self._clock.now()
         reply = self._new_reply(TurnMetrics(kind), origin=now, record=record)
         self._to(State.THINKING)
-        self._start_reply(reply, self._say_all(reply, text))
+        self._start_reply(reply, functools.partial(self._say_all, reply, text))
 
     async def _say_all(self, reply: Reply, text: str) -> None:
         async with reply.running():
             for sentence in _sentences(text):
                 reply.say(sentence)
 
-    async def _run_reply(self, reply: Reply, body: Coroutine[Any, Any, None]) -> None:
+    async def _run_reply(self, reply: Reply, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
         try:
-            await body
+            await body()
         except Exception:
             logger.exception("session %s: reply failed", self.id)
             if reply is self._reply:

@@ -531,14 +531,10 @@ class Conversation:
 
     async def speak(self, pcm: Pcm, start: float | None = None) -> list[float]:
         """Stream `pcm` in real time; returns each frame's send time."""
-        import asyncio
+        from voicewire.converse import paced
 
         sent: list[float] = []
-        start = time.monotonic() if start is None else start
-        for i, frame in enumerate(frames(pcm)):
-            delay = start + i * FRAME_MS / 1000 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        async for frame in paced(frames(pcm), FRAME_MS / 1000, start):
             await self._client.send(frame)
             sent.append(time.monotonic())
         return sent

@@ -41,12 +41,20 @@ FRAME_SECONDS = 0.02
 class Conversation:
     """What the client saw: the fields of `--json`."""
 
-    user_transcripts: list[str] = field(default_factory=list)
-    agent_transcripts: list[str] = field(default_factory=list)
+    #: `(role, text)` of every ConversationText, in the order they arrived.
+    turns: list[tuple[str, str]] = field(default_factory=list)
     agent_audio: bytearray = field(default_factory=bytearray)
     latencies: list[dict[str, float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def user_transcripts(self) -> list[str]:
+        return [text for role, text in self.turns if role == "user"]
+
+    @property
+    def agent_transcripts(self) -> list[str]:
+        return [text for role, text in self.turns if role != "user"]
 
     @property
     def agent_audio_seconds(self) -> float:
@@ -70,7 +78,6 @@ class _Recorder:
         self.conversation = Conversation()
         self._started = started
         self.replies_done = 0
-        self.activity = asyncio.Event()
         self.last_event_at = started
 
     def attach(self, client: AsyncAgentWebSocketClient) -> None:
@@ -93,10 +100,7 @@ class _Recorder:
         conversation.events.append({"type": event.value, "t": round(now - self._started, 3)})
         message = next(iter(payload.values()), None)
         if isinstance(message, ConversationTextResponse):
-            user = message.role == "user"
-            (conversation.user_transcripts if user else conversation.agent_transcripts).append(
-                message.content
-            )
+            conversation.turns.append((message.role, message.content))
         elif isinstance(message, AgentStartedSpeakingResponse):
             conversation.latencies.append(
                 {
@@ -109,7 +113,6 @@ class _Recorder:
             conversation.errors.append(message.description or message.message)
         elif event is AgentWebSocketEvents.AgentAudioDone:
             self.replies_done += 1
-        self.activity.set()
 
 
 def settings_for(
@@ -149,10 +152,10 @@ async def converse(
         raise ConnectionError(f"could not connect to the agent at {url}")
     try:
         speech = (wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame))
-        async for frame in _paced(speech, FRAME_SECONDS / speed):
+        async for frame in paced(speech, FRAME_SECONDS / speed):
             await client.send(frame)
         deadline = time.monotonic() + reply_timeout
-        async for frame in _paced(itertools.repeat(silence), FRAME_SECONDS / speed):
+        async for frame in paced(itertools.repeat(silence), FRAME_SECONDS / speed):
             await client.send(frame)
             now = time.monotonic()
             answered = recorder.replies_done > 0 and now - recorder.last_event_at > settle_seconds
@@ -163,9 +166,9 @@ async def converse(
     return recorder.conversation
 
 
-async def _paced(frames: Iterable[bytes], interval: float) -> AsyncIterator[bytes]:
-    """Yield one frame every `interval` seconds of wall time, without drift."""
-    start = time.monotonic()
+async def paced(frames: Iterable[bytes], interval: float, start: float | None = None) -> AsyncIterator[bytes]:
+    """Yield one frame every `interval` seconds of wall time from `start` (default: now), without drift."""
+    start = time.monotonic() if start is None else start
     for index, frame in enumerate(frames):
         delay = start + index * interval - time.monotonic()
         if delay > 0:
@@ -177,8 +180,7 @@ def format_conversation(conversation: Conversation, out: Path | None) -> str:
     lines = []
     for event in conversation.events:
         lines.append(f"  {event['t']:7.3f}s  {event['type']}")
-    turns = [f"user:  {text}" for text in conversation.user_transcripts]
-    turns += [f"agent: {text}" for text in conversation.agent_transcripts]
+    turns = [f"{'user:  ' if role == 'user' else 'agent: '}{text}" for role, text in conversation.turns]
     latency_lines = [
         f"latency: total {lat['total_latency']:.3f}s"
         f" (text {lat['ttt_latency']:.3f}s, speech {lat['tts_latency']:.3f}s)"

@@ -79,13 +79,12 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name == "extra":
+        plan = _PLANS.get(type(self)) or _plan(type(self))
+        for name, omit_none in plan.written:
+            value = getattr(self, name)
+            if value is None and omit_none:
                 continue
-            value = getattr(self, f.name)
-            if value is None and f.metadata.get(_OMIT_NONE):
-                continue
-            out[f.name] = to_plain(value)
+            out[name] = to_plain(value)
         for key, value in self.extra.items():
             out.setdefault(key, to_plain(value))
         return out
@@ -144,10 +143,12 @@ Converter = Callable[[Any, str], Any]
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """How to decode one class, worked out once: decoding runs on every message a client receives."""
+    """How to decode and encode one class, worked out once: this runs on every message."""
 
     fields: tuple[tuple[str, Converter, bool, str], ...]
     declared: frozenset[str]
+    #: `(name, omitted while None)` of each declared field, in order.
+    written: tuple[tuple[str, bool], ...]
 
 
 _PLANS: dict[type, _Plan] = {}
@@ -165,7 +166,10 @@ def _plan(cls: type[Model]) -> _Plan:
         for f in dataclasses.fields(cls)
         if f.name != "extra"
     )
-    plan = _Plan(fields, frozenset(name for name, *_ in fields))
+    written = tuple(
+        (f.name, bool(f.metadata.get(_OMIT_NONE))) for f in dataclasses.fields(cls) if f.name != "extra"
+    )
+    plan = _Plan(fields, frozenset(name for name, *_ in fields), written)
     _PLANS[cls] = plan
     return plan
 

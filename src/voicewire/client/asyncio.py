@@ -39,6 +39,7 @@ from voicewire.protocol import (
     OpenResponse,
     ProtocolError,
 )
+from voicewire.redaction import websockets_logger
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class AsyncAgentWebSocketClient(ClientCore):
                 user_agent_header=None,
                 compression=None,
                 close_timeout=CLOSE_TIMEOUT,
+                logger=websockets_logger("client"),
             )
         except Exception as exc:
             logger.warning("Could not connect to %s: %s", plan.safe_url, exc)

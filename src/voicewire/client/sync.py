@@ -38,6 +38,7 @@ from voicewire.protocol import (
     OpenResponse,
     ProtocolError,
 )
+from voicewire.redaction import websockets_logger
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class AgentWebSocketClient(ClientCore):
                 user_agent_header=None,
                 compression=None,
                 close_timeout=CLOSE_TIMEOUT,
+                logger=websockets_logger("client"),
                 **_DIRECT,
             )
         except Exception as exc:

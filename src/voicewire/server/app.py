@@ -28,6 +28,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from voicewire.engines.registry import EngineRegistry
+from voicewire.redaction import websockets_logger
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.metrics import TurnMetrics
@@ -75,7 +76,7 @@ class AgentServer:
             max_size=self.config.max_binary_frame_bytes,
             compression=None,
             server_header="voicewire",
-            logger=_RedactingLogger(logging.getLogger("websockets.server")),
+            logger=websockets_logger("server"),
         )
         logger.info("voicewire agent server listening on %s", self.url)
 
@@ -166,18 +167,6 @@ class AgentServer:
             "sessions_served": self.sessions_served,
             "turns": turns,
         }
-
-
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """websockets logs every handshake header at DEBUG, and API keys travel in two of them."""
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if msg == "< %s: %s" and len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
-            args = (args[0], "[redacted]")
-        super().log(level, msg, *args, **kwargs)
-
-
-_SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
 
 
 def _select_subprotocol(

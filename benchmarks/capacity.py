@@ -321,7 +321,7 @@ def full(args: Any) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0] if __doc__ else "capacity")
-    p.add_argument("--sessions", type=int, nargs="+", default=[10, 25, 50, 75, 100, 150, 200, 300, 400])
+    p.add_argument("--sessions", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250, 300, 400])
     p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per step")
     p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds at the start of each step")
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")

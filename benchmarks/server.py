@@ -21,7 +21,7 @@ async def serve(mode: str) -> None:
     """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS."""
     from voicewire.engines.registry import EngineRegistry
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
-    from voicewire.engines.vad_silero import SileroVad
+    from voicewire.engines.vad_silero import SileroModel
     from voicewire.server import AgentServer, ServerConfig
 
     if mode == "full":
@@ -29,7 +29,10 @@ async def serve(mode: str) -> None:
         await registry.warm_up()
     else:
         registry = EngineRegistry(
-            vad_factory=SileroVad, stt=ScriptedStt(), llm=ScriptedLlm(), tts=ScriptedTts(voices=None)
+            vad_factory=SileroModel().stream,
+            stt=ScriptedStt(),
+            llm=ScriptedLlm(),
+            tts=ScriptedTts(voices=None),
         )
     config = ServerConfig(port=0, max_sessions=100_000, idle_timeout_s=3600.0)
     async with AgentServer(config, registry) as server:

@@ -19,7 +19,7 @@ from voicewire.engines.llm_llamacpp import LlamaCppLlm
 from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.stt_whisper import WhisperStt
 from voicewire.engines.tts_piper import PiperTts
-from voicewire.engines.vad_silero import SileroVad
+from voicewire.engines.vad_silero import SileroModel
 from voicewire.server.app import AgentServer
 from voicewire.server.config import ServerConfig
 
@@ -32,7 +32,7 @@ TESTING = Path(__file__).resolve().parents[2] / "examples" / "audio" / "testing-
 async def agent_url(
     whisper_tiny: WhisperStt, smollm2: LlamaCppLlm, piper_joe: PiperTts
 ) -> AsyncIterator[str]:
-    registry = EngineRegistry(vad_factory=SileroVad, stt=whisper_tiny, llm=smollm2, tts=piper_joe)
+    registry = EngineRegistry(vad_factory=SileroModel().stream, stt=whisper_tiny, llm=smollm2, tts=piper_joe)
     async with AgentServer(ServerConfig(port=0), registry) as server:
         yield server.url
 

@@ -7,12 +7,11 @@ import numpy as np
 from voicewire.engines.base import FloatAudio, VoiceActivityDetector
 
 
-def speech_fraction(vad: VoiceActivityDetector, audio: FloatAudio) -> float:
+async def speech_fraction(vad: VoiceActivityDetector, audio: FloatAudio) -> float:
     """Share of whole windows of `audio` scored above 0.5."""
     size = vad.window_samples
-    scores = [
-        vad.speech_probability(audio[start : start + size]) for start in range(0, len(audio) - size + 1, size)
-    ]
+    count = len(audio) // size
+    scores = await vad.speech_probabilities(audio[: count * size].reshape(count, size))
     return float(np.mean(np.array(scores) > 0.5))
 
 

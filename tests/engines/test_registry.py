@@ -13,13 +13,16 @@ from voicewire.engines.base import (
     TextDelta,
     ToolSpec,
     Transcript,
+    WindowVad,
 )
 from voicewire.engines.llm_openai import OpenAiCompatibleLlm
 from voicewire.engines.registry import EngineConfig, EngineRegistry, ProviderConfig, UnknownModelError
 
 
-class StandInVad:
-    window_samples = 512
+class StandInVad(WindowVad):
+    @property
+    def window_samples(self) -> int:
+        return 512
 
     def speech_probability(self, window: FloatAudio) -> float:
         return 0.0

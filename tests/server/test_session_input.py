@@ -175,7 +175,7 @@ async def test_linear16_frames_split_inside_a_sample_decode_like_whole_ones() ->
         payload = pcm_frame(np.concatenate((speech(0.5, 24000), silence(0.5, 24000))))
         for start in range(0, len(payload), 961):  # odd sizes: every other frame splits a sample
             await t.clock.advance(961 / 48000)
-            t.session.on_audio(payload[start : start + 961])
+            await t.session.receive(payload[start : start + 961])
         await t.quiet(0.3)
     async with Timeline() as reference:
         await reference.configure(rate=24000)
@@ -189,9 +189,9 @@ async def test_binary_garbage_as_mulaw_does_not_break_the_session() -> None:
         await t.configure(encoding="mulaw", rate=8000)
         rng = np.random.default_rng(1)
         for _ in range(50):
-            t.session.on_audio(rng.integers(0, 256, 160, dtype=np.uint8).tobytes())
+            await t.session.receive(rng.integers(0, 256, 160, dtype=np.uint8).tobytes())
             await t.clock.advance(0.02)
-        t.session.on_audio(b"")
+        await t.session.receive(b"")
         await t.quiet(1.0)
         assert all(m["code"] != "INTERNAL_SERVER_ERROR" for m in t.of_type("Error"))
         await t.send({"type": "KeepAlive"})
@@ -202,14 +202,14 @@ async def test_an_unexpected_exception_becomes_internal_server_error() -> None:
     async with Timeline() as t:
         await t.configure()
 
-        def explode(samples: FloatAudio) -> list[object]:
+        async def explode(samples: FloatAudio) -> list[object]:
             raise RuntimeError("boom")
 
         detector = t.session._detector
         assert detector is not None
         original = detector.push
         detector.push = explode  # type: ignore[method-assign]
-        t.session.on_audio(encode(speech(0.02), "linear16"))
+        await t.session.receive(encode(speech(0.02), "linear16"))
         await settle()
         assert_error(t.messages[-1], "INTERNAL_SERVER_ERROR")
         detector.push = original  # type: ignore[method-assign]

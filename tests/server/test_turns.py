@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import numpy as np
 
-from voicewire.engines.base import FloatAudio
+from voicewire.engines.base import FloatAudio, WindowVad
 from voicewire.server.config import TurnConfig
 from voicewire.server.turns import (
     SpeechPaused,
@@ -25,10 +26,12 @@ CONFIG = TurnConfig(
 )  # fmt: skip
 
 
-class ProbabilityVad:
+class ProbabilityVad(WindowVad):
     """Reads the speech probability from the first sample of each window, so tests script it directly."""
 
-    window_samples = WINDOW
+    @property
+    def window_samples(self) -> int:
+        return WINDOW
 
     def speech_probability(self, window: FloatAudio) -> float:
         return float(window[0])
@@ -41,10 +44,20 @@ def windows(*probabilities: float) -> FloatAudio:
     return np.repeat(np.asarray(probabilities, dtype=np.float32), WINDOW)
 
 
+def push(detector: TurnDetector, *chunks: FloatAudio) -> list[TurnEvent]:
+    """Feed `chunks` in order on a fresh event loop; return every event."""
+
+    async def feed() -> list[TurnEvent]:
+        return [event for chunk in chunks for event in await detector.push(chunk)]
+
+    return asyncio.run(feed())
+
+
 def run(probabilities: list[float], config: TurnConfig = CONFIG) -> list[tuple[int, TurnEvent]]:
     """Feed one window at a time; return (window index, event) pairs."""
     detector = TurnDetector(ProbabilityVad(), config)
-    return [(i, event) for i, p in enumerate(probabilities) for event in detector.push(windows(p))]
+    per_window = [push(detector, windows(p)) for p in probabilities]
+    return [(i, event) for i, events in enumerate(per_window) for event in events]
 
 
 def test_onset_needs_consecutive_speech_windows() -> None:
@@ -104,11 +117,9 @@ def test_a_new_turn_after_the_first_starts_with_its_own_preroll() -> None:
 
 def test_audio_in_arbitrary_chunk_sizes_gives_the_same_events() -> None:
     audio = windows(0, 0, 1, 1, 1, 1, 1, 1, *[0] * 12)
-    whole = TurnDetector(ProbabilityVad(), CONFIG).push(audio)
+    whole = push(TurnDetector(ProbabilityVad(), CONFIG), audio)
     detector = TurnDetector(ProbabilityVad(), CONFIG)
-    pieces: list[TurnEvent] = []
-    for start in range(0, len(audio), 300):
-        pieces.extend(detector.push(audio[start : start + 300]))
+    pieces = push(detector, *(audio[start : start + 300] for start in range(0, len(audio), 300)))
     assert [type(e) for e in pieces] == [type(e) for e in whole]
     assert detector.position == len(audio)
     first, last = whole[-1], pieces[-1]

@@ -166,7 +166,7 @@ class Timeline:
     # -- client actions ----------------------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any] | str) -> None:
-        self.session.on_text(message if isinstance(message, str) else json.dumps(message))
+        await self.session.receive(message if isinstance(message, str) else json.dumps(message))
         await settle()
 
     async def configure(self, settings: SettingsConfigurationOptions | None = None, **audio: Any) -> None:
@@ -183,7 +183,7 @@ class Timeline:
         """Send audio in 20 ms frames, advancing the clock by each frame's duration."""
         for frame in frames(samples, self.rate):
             await self.clock.advance(len(frame) / self.rate)
-            self.session.on_audio(pcm_frame(frame, self.encoding))
+            await self.session.receive(pcm_frame(frame, self.encoding))
 
     async def say(self, seconds: float = 0.5, *, pause: float = 0.5) -> None:
         """Speak for `seconds`, then stay silent for `pause` (longer than end of turn: the turn ends)."""

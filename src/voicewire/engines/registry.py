@@ -256,7 +256,7 @@ class EngineRegistry:
     async def warm_up(self) -> None:
         """Run every model once, so the first caller does not pay for cold caches and lazy initialisation."""
         vad = self.new_vad()
-        vad.speech_probability(np.zeros(vad.window_samples, dtype=np.float32))
+        await vad.speech_probabilities(np.zeros((1, vad.window_samples), dtype=np.float32))
         silence = np.zeros(ENGINE_SAMPLE_RATE // 2, dtype=np.float32)
         for stt in dict.fromkeys((self._stt, *self._named_stt.values())):
             await stt.transcribe(silence)
@@ -327,9 +327,9 @@ def _vad_factory(name: VadName) -> Callable[[], VoiceActivityDetector]:
         from voicewire.engines.vad_webrtc import WebRtcVad
 
         return WebRtcVad
-    from voicewire.engines.vad_silero import SileroVad
+    from voicewire.engines.vad_silero import SileroModel
 
-    return SileroVad
+    return SileroModel().stream
 
 
 def _load_stt(name: SttName) -> SpeechToText:

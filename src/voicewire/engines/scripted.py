@@ -23,13 +23,14 @@ from voicewire.engines.base import (
     ToolCall,
     ToolSpec,
     Transcript,
+    WindowVad,
 )
 from voicewire.engines.registry import EngineRegistry
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class ScriptedVad:
+class ScriptedVad(WindowVad):
     """Speech probability from signal energy: 1.0 above `threshold` RMS, 0.0 below, so tones drive it."""
 
     def __init__(self, threshold: float = 0.02, window_samples: int = 512) -> None:

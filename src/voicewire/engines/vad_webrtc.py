@@ -11,14 +11,14 @@ is scored whole instead of being split and padded to fit 32 ms.
 from __future__ import annotations
 
 from voicewire.audio.codecs import float_to_pcm16
-from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio
+from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, WindowVad
 
 _FRAME_MS = 30
 #: The least forgiving mode: the others mark most of plain white noise as speech.
 _DEFAULT_MODE = 3
 
 
-class WebRtcVad:
+class WebRtcVad(WindowVad):
     """Scores 30 ms windows of 16 kHz float audio as 0.0 or 1.0."""
 
     def __init__(self, mode: int = _DEFAULT_MODE) -> None:

@@ -145,10 +145,7 @@ class AgentServer:
         session.start()
         try:
             async for message in connection:
-                if isinstance(message, str):
-                    session.on_text(message)
-                else:
-                    session.on_audio(message)
+                await session.receive(message)
         except ConnectionClosed as exc:
             logger.debug("session %s: connection lost (%s)", session.id, exc)
         finally:

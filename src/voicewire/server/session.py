@@ -184,6 +184,15 @@ class Session:
 
     # -- input ---------------------------------------------------------------------------------------------
 
+    async def receive(self, message: str | bytes) -> None:
+        """Handle one client message. The connection awaits each one, so messages take effect in order."""
+        if isinstance(message, str):
+            self.on_text(message)
+            if self._early_audio and self._detector is not None:
+                await self._replay_early_audio()
+        else:
+            await self.on_audio(message)
+
     def on_text(self, text: str) -> None:
         self._last_activity = self._clock.now()
         try:
@@ -192,10 +201,10 @@ class Session:
             logger.exception("session %s: unexpected error handling a message", self.id)
             self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to handle the last message")
 
-    def on_audio(self, data: bytes) -> None:
+    async def on_audio(self, data: bytes) -> None:
         self._last_activity = self._clock.now()
         try:
-            self._handle_audio(data)
+            await self._handle_audio(data)
         except Exception:
             logger.exception("session %s: unexpected error handling audio", self.id)
             self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to process the last audio frame")
@@ -240,11 +249,11 @@ class Session:
         elif isinstance(message, FunctionCallResponse):
             self._function_call_response(message)
 
-    def _handle_audio(self, data: bytes) -> None:
+    async def _handle_audio(self, data: bytes) -> None:
         if self._decoder is None or self._detector is None:
             self._buffer_early_audio(data)
             return
-        events = self._detector.push(self._decoder.feed(data))
+        events = await self._detector.push(self._decoder.feed(data))
         now = self._clock.now()
         for event in events:
             self._on_turn_event(event, now)
@@ -264,6 +273,12 @@ class Session:
                         f"Over {limit} bytes of audio arrived before the settings; the oldest was dropped",
                     )
                 )
+
+    async def _replay_early_audio(self) -> None:
+        """Audio that arrived before the settings, in its order, once the settings say how to decode it."""
+        early, self._early_audio, self._early_bytes = self._early_audio, collections.deque(), 0
+        for chunk in early:
+            await self.on_audio(chunk)
 
     def _time_at(self, position: int, now: float) -> float:
         """The clock time at which sample `position` arrived, given that the latest one arrived `now`."""
@@ -298,9 +313,6 @@ class Session:
         context = settings.context
         if context is not None and context.replay and self.history and self.history[-1].role == "assistant":
             self._speak("replay", self.history[-1].content, record=False)
-        early, self._early_audio, self._early_bytes = self._early_audio, collections.deque(), 0
-        for chunk in early:
-            self._handle_audio(chunk)
 
     def _configure(self, settings: SettingsConfigurationOptions) -> None:
         """Check everything first, then commit, so rejected settings leave the session untouched."""

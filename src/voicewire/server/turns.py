@@ -69,6 +69,7 @@ class TurnDetector:
         self._min_speech_windows = self._windows(config.min_speech_ms)
         self._max_windows = max(1, self._windows(config.max_utterance_ms))
         self._pending = np.empty(0, dtype=np.float32)
+        self._received = 0
         self._processed = 0
         self._preroll: collections.deque[FloatAudio] = collections.deque(
             maxlen=self._windows(config.preroll_ms)
@@ -85,22 +86,26 @@ class TurnDetector:
 
     @property
     def position(self) -> int:
-        """Samples received so far, including an incomplete window not yet scored."""
-        return self._processed + len(self._pending)
+        """Samples received so far, including windows not yet scored."""
+        return self._received
 
     @property
     def in_speech(self) -> bool:
         return self._utterance is not None
 
-    def push(self, samples: FloatAudio) -> list[TurnEvent]:
+    async def push(self, samples: FloatAudio) -> list[TurnEvent]:
+        """Score the whole windows now available; the caller awaits one push at a time, in stream order."""
         audio = np.concatenate((self._pending, samples.astype(np.float32, copy=False)))
+        self._received += len(samples)
+        count = len(audio) // self._window
+        self._pending = audio[count * self._window :]
+        if count == 0:
+            return []
+        windows = audio[: count * self._window].reshape(count, self._window)
         events: list[TurnEvent] = []
-        whole = len(audio) - len(audio) % self._window
-        for start in range(0, whole, self._window):
-            window = audio[start : start + self._window]
-            events.extend(self._score(window, self._vad.speech_probability(window)))
+        for window, probability in zip(windows, await self._vad.speech_probabilities(windows), strict=True):
+            events.extend(self._score(window, probability))
             self._processed += self._window
-        self._pending = audio[whole:]
         return events
 
     def _score(self, window: FloatAudio, probability: float) -> list[TurnEvent]:

@@ -568,6 +568,8 @@ class Conversation:
             "utterance": utterance.name,
             "answered": answered,
             "latency": self.timing.latency,
+            "speech_end_at": self.timing.speech_end,
+            "first_audio_at": self.timing.first_audio,
             "agent_started": self.timing.agent_started,
         }
 

@@ -27,25 +27,35 @@ TARGET_P95_S: Final = 1.2
 TARGET_BARGE_IN_S: Final = 0.15
 
 
+def _at(turn: dict[str, Any], stamp: str) -> float:
+    value = turn.get(stamp)
+    return float("nan") if value is None else float(value)
+
+
 def _span(turn: dict[str, Any], start: str, end: str) -> float:
-    a, b = turn.get(start), turn.get(end)
-    return float("nan") if a is None or b is None else b - a
+    return _at(turn, end) - _at(turn, start)
 
 
-def breakdown(server_turn: dict[str, Any] | None, latency: float) -> dict[str, float]:
-    """Split a turn along the server's timestamps; what is left is transport and client time."""
+def breakdown(server_turn: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, float]:
+    """Split a turn along the server's timestamps.
+
+    Server and client run on one machine and both read `time.monotonic`, so the client's true end of speech
+    and first audio byte line up with the server's timestamps: what lies before the server's end of speech
+    is the VAD's lag, what lies after its first audio frame is the transport.
+    """
+    latency: float = result["latency"]
     if server_turn is None:
         return {"latency": latency}
-    total = _span(server_turn, "speech_ended", "first_audio")
     return {
         "latency": latency,
+        "vad_lag": _at(server_turn, "speech_ended") - result["speech_end_at"],
         "end_of_turn_wait": _span(server_turn, "speech_ended", "turn_ended"),
         "stt": _span(server_turn, "turn_ended", "transcript_ready"),
         "llm_first_token": _span(server_turn, "transcript_ready", "first_token"),
         "llm_first_sentence": _span(server_turn, "transcript_ready", "first_sentence"),
         "tts_first_chunk": _span(server_turn, "first_sentence", "first_audio"),
-        "server_total": total,
-        "transport_and_client": latency - total,
+        "server_total": _span(server_turn, "speech_ended", "first_audio"),
+        "transport": result["first_audio_at"] - _at(server_turn, "first_audio"),
     }
 
 
@@ -67,7 +77,7 @@ async def _run(
         for i in range(turns):
             utterance = utterances[i % len(utterances)]
             result = await conv.turn(utterance)
-            split = breakdown(_last_user_turn(server), result["latency"])
+            split = breakdown(_last_user_turn(server), result)
             records.append({**result, **split})
             print(f"  turn {i + 1:2d} {utterance.name:12s} {result['latency'] * 1000:7.0f} ms", flush=True)
         for i in range(barge_ins):
@@ -79,13 +89,14 @@ async def _run(
 
 STAGES: Final = (
     ("latency", "end of speech → first audio byte (client)"),
+    ("vad_lag", "  VAD: true end of speech → end detected"),
     ("end_of_turn_wait", "  end-of-turn wait (VAD silence)"),
     ("stt", "  STT"),
     ("llm_first_token", "  LLM first token"),
     ("llm_first_sentence", "  LLM first sentence"),
     ("tts_first_chunk", "  TTS first chunk"),
     ("server_total", "  server total"),
-    ("transport_and_client", "  transport + client"),
+    ("transport", "  server first audio → client first byte"),
 )
 
 

@@ -7,6 +7,7 @@ port on stdout and runs until its stdin is closed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,7 +23,7 @@ async def serve(mode: str) -> None:
     from voicewire.engines.registry import EngineRegistry
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
     from voicewire.engines.vad_silero import SileroModel
-    from voicewire.server import AgentServer, ServerConfig
+    from voicewire.server import AgentServer, load_config
 
     if mode == "full":
         registry = EngineRegistry.load_default()
@@ -34,7 +35,8 @@ async def serve(mode: str) -> None:
             llm=ScriptedLlm(),
             tts=ScriptedTts(voices=None),
         )
-    config = ServerConfig(port=0, max_sessions=100_000, idle_timeout_s=3600.0)
+    # VOICEWIRE_* variables apply, so a configuration can be benchmarked without a config file.
+    config = dataclasses.replace(load_config(), port=0, max_sessions=100_000, idle_timeout_s=3600.0)
     async with AgentServer(config, registry) as server:
         print(server.port, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

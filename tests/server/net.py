@@ -19,7 +19,9 @@ from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
 from voicewire.server import AgentServer, ServerConfig, TurnConfig
 
-FAST_TURNS = TurnConfig(end_of_turn_ms=200, onset_windows=2, min_speech_ms=100, tail_ms=100)
+FAST_TURNS = TurnConfig(
+    end_of_turn_ms=200, onset_windows=2, min_speech_ms=100, tail_ms=100, speculative_stt=False
+)
 
 
 def fast_config(**changes: Any) -> ServerConfig:

@@ -13,7 +13,11 @@ def test_defaults() -> None:
     config = load_config(environ={})
     assert config == ServerConfig()
     assert (config.host, config.port, config.max_text_frame_bytes) == ("127.0.0.1", 8080, 256 * 1024)
-    assert config.turns.end_of_turn_ms == 400
+    assert (config.turns.end_of_turn_ms, config.turns.tail_ms, config.turns.speculative_stt) == (
+        300,
+        64,
+        True,
+    )
 
 
 def test_toml_with_tables(tmp_path: Path) -> None:
@@ -25,8 +29,8 @@ def test_toml_with_tables(tmp_path: Path) -> None:
         function_call_allowlist = ["127.0.0.1:8000", "api.example.com"]
         idle_timeout_s = 30
         [turns]
-        end_of_turn_ms = 300
-        speculative_stt = true
+        end_of_turn_ms = 450
+        speculative_stt = false
         [engines]
         tts = "espeak"
         """
@@ -36,7 +40,7 @@ def test_toml_with_tables(tmp_path: Path) -> None:
     assert config.api_keys == ("a", "b")
     assert config.function_call_allowlist == ("127.0.0.1:8000", "api.example.com")
     assert config.idle_timeout_s == 30.0
-    assert config.turns == TurnConfig(end_of_turn_ms=300, speculative_stt=True)
+    assert config.turns == TurnConfig(end_of_turn_ms=450, speculative_stt=False)
     assert config.engines == {"tts": "espeak"}
 
 

@@ -126,7 +126,9 @@ def weather_settings(url: str | None = None, method: str = "post") -> SettingsCo
     return settings
 
 
-TEST_TURNS = TurnConfig(end_of_turn_ms=300, onset_windows=3, min_speech_ms=150, preroll_ms=200, tail_ms=200)
+TEST_TURNS = TurnConfig(
+    end_of_turn_ms=300, onset_windows=3, min_speech_ms=150, preroll_ms=200, tail_ms=200, speculative_stt=False
+)
 
 
 class Timeline:

@@ -34,18 +34,23 @@ class TurnConfig:
     silence_threshold: float = 0.35
     #: Consecutive speech windows (32 ms each) needed for an onset; fewer are treated as clicks.
     onset_windows: int = 3
-    #: Silence after speech that ends the user's turn.
-    end_of_turn_ms: int = 400
+    #: Silence after speech that ends the user's turn. A user who goes on within the next moment is not lost:
+    #: speech during STT carries the turn's audio into the next one, and speech during the reply barges in.
+    end_of_turn_ms: int = 300
     #: Utterances with less speech than this are dropped as noise (no reply).
     min_speech_ms: int = 150
     #: Audio kept from before the onset, so the first syllable is not clipped.
     preroll_ms: int = 200
-    #: Silence kept after the last speech window in the utterance given to STT.
-    tail_ms: int = 200
+    #: Silence kept after the last speech window in the utterance given to STT; also when speculative STT
+    #: starts. Silero already trails the true end of speech by about 80 ms, so the utterance ends in ~150 ms
+    #: of quiet.
+    tail_ms: int = 64
     #: An utterance this long ends the turn even without a pause (bounds memory; Whisper reads 30 s).
     max_utterance_ms: int = 30_000
-    #: Start STT once `tail_ms` of silence has passed and reuse it if the turn then ends unchanged.
-    speculative_stt: bool = False
+    #: Start STT once `tail_ms` of silence has passed and reuse it if the turn then ends unchanged. Whisper
+    #: costs about as much as the end-of-turn wait, so this hides most of it; each pause that the user
+    #: talks through costs one wasted transcription.
+    speculative_stt: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -92,3 +92,20 @@ async def test_a_waiter_that_went_away_does_not_stop_the_others(model: SileroMod
     gone.cancel()
     assert len(await kept) == 2
     assert gone.cancelled()
+
+
+async def test_a_failed_model_call_reaches_every_waiting_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SileroModel()
+
+    class Broken:
+        def run(self, *args: object) -> object:
+            raise RuntimeError("onnx exploded")
+
+    monkeypatch.setattr(model, "_session", Broken())
+    windows = np.zeros((1, WINDOW_SAMPLES), dtype=np.float32)
+    results = await asyncio.gather(
+        *(model.stream().speech_probabilities(windows) for _ in range(3)), return_exceptions=True
+    )
+    assert [str(r) for r in results] == ["onnx exploded"] * 3
+    with pytest.raises(RuntimeError):  # the queue was emptied: a later call is scored (and fails) again
+        await asyncio.wait_for(model.stream().speech_probabilities(windows), 1)

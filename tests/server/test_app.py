@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -65,6 +66,7 @@ async def test_a_whole_conversation_over_a_socket_with_settings_sent_before_welc
         assert started["total_latency"] >= started["ttt_latency"] >= 0
         metrics = (await http_get(server, "/metrics")).json()
         assert metrics["sessions_active"] == 1
+        assert metrics["turns"][-1]["speech_ended"] < metrics["now"] <= time.monotonic()
         assert metrics["turns"][-1]["kind"] == "user"
         assert "transcript" not in metrics["turns"][-1]
         assert metrics["turns"][-1]["total_latency"] == pytest.approx(started["total_latency"])

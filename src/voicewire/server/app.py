@@ -160,6 +160,8 @@ class AgentServer:
             {k: v for k, v in turn.to_dict().items() if k != "transcript"} for turn in self.turn_metrics()
         ]
         return {
+            # Turn timestamps are on this monotonic clock: "now" lets a reader tell how long ago each was.
+            "now": self._clock.now(),
             "sessions_active": len(self.sessions),
             "sessions_served": self.sessions_served,
             "turns": turns,

@@ -7,7 +7,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.server.timeline import TEST_TURNS, WEATHER_CALL, Timeline, VirtualClock, speech, weather_settings
+from tests.server.timeline import (
+    TEST_TURNS,
+    WEATHER_CALL,
+    Timeline,
+    VirtualClock,
+    assert_error,
+    speech,
+    weather_settings,
+)
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import Context, SettingsConfigurationOptions
 from voicewire.server import ServerConfig, State
@@ -332,6 +340,23 @@ async def test_update_instructions_appends_to_the_system_prompt() -> None:
         system = t.llm.requests[0][0][0]
         assert system.role == "system"
         assert system.content == "Be brief.\nSpeak like a pirate."
+
+
+async def test_instructions_beyond_the_limit_are_refused_and_left_unchanged() -> None:
+    config = ServerConfig(turns=TEST_TURNS, max_instructions_bytes=40)
+    async with Timeline(config=config) as t:
+        settings = SettingsConfigurationOptions()
+        settings.agent.think.instructions = "x" * 41
+        await t.configure(settings)
+        assert_error(t.messages[-1], "INVALID_SETTINGS")
+        assert "40 bytes" in t.messages[-1]["description"]
+        settings.agent.think.instructions = "Be brief."
+        await t.configure(settings)
+        assert t.summary[-1] == "SettingsApplied"
+        await t.send({"type": "UpdateInstructions", "instructions": "Speak like a pirate."})
+        await t.send({"type": "UpdateInstructions", "instructions": "And rhyme, always."})
+        assert t.summary[-2:] == ["InstructionsUpdated", "Error"]
+        assert t.session.instructions == "Be brief.\nSpeak like a pirate."
 
 
 async def test_update_speak_switches_the_voice_for_the_next_sentence() -> None:

@@ -7,18 +7,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.server.timeline import TEST_TURNS, Timeline, VirtualClock, pcm_frame, settle, silence, speech
+from tests.server.timeline import (
+    TEST_TURNS,
+    Timeline,
+    VirtualClock,
+    assert_error,
+    pcm_frame,
+    settle,
+    silence,
+    speech,
+)
 from voicewire.audio import encode
 from voicewire.engines.base import EngineError, FloatAudio, Transcript
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import SettingsConfigurationOptions
 from voicewire.server import ServerConfig, State
-
-
-def assert_error(message: dict[str, Any], code: str) -> None:
-    assert message["type"] == "Error"
-    assert message["code"] == code
-    assert message["description"] and message["message"] == message["description"]
 
 
 def settings_dict(**changes: Any) -> dict[str, Any]:

@@ -77,6 +77,13 @@ class FakeTransport:
         self.closed = (code, reason)
 
 
+def assert_error(message: dict[str, Any], code: str) -> None:
+    """An `Error` with `code`, readable by 3.11 clients (`message`) and v1 ones (`description`) alike."""
+    assert message["type"] == "Error"
+    assert message["code"] == code
+    assert message["description"] and message["message"] == message["description"]
+
+
 def summary(sent: list[str | bytes]) -> list[str]:
     """Message types in order, with runs of binary frames collapsed to one "<audio>"."""
     out: list[str] = []

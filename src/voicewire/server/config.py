@@ -64,6 +64,8 @@ class ServerConfig:
     max_sessions: int = 16
     max_text_frame_bytes: int = 256 * 1024
     max_binary_frame_bytes: int = 1024 * 1024
+    #: The system prompt, including every `UpdateInstructions` appended to it.
+    max_instructions_bytes: int = 64 * 1024
     #: Audio buffered while waiting for settings (10 s of 48 kHz linear16); beyond, the oldest is dropped.
     pre_settings_audio_bytes: int = 10 * 48000 * 2
     #: A session with no message and no audio for this long gets an Error (CLIENT_MESSAGE_TIMEOUT), then a

@@ -19,7 +19,8 @@ class ErrorCode(enum.StrEnum):
     UNPARSABLE_CLIENT_MESSAGE = "UNPARSABLE_CLIENT_MESSAGE"
     NON_SETTINGS_MESSAGE_BEFORE_SETTINGS = "NON_SETTINGS_MESSAGE_BEFORE_SETTINGS"
     SETTINGS_ALREADY_APPLIED = "SETTINGS_ALREADY_APPLIED"
-    #: Settings (or an `UpdateSpeak`) that name something this server cannot serve.
+    #: Settings (or an `UpdateSpeak`) that name something this server cannot serve, or instructions beyond
+    #: `max_instructions_bytes`.
     INVALID_SETTINGS = "INVALID_SETTINGS"
     USER_AUDIO_FORMAT = "USER_AUDIO_FORMAT"
     THINK_REQUEST_FAILED = "THINK_REQUEST_FAILED"

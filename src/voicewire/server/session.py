@@ -240,7 +240,10 @@ class Session:
                 f"{type(message).__name__} arrived before SettingsConfiguration; send the settings first",
             )
         elif isinstance(message, UpdateInstructionsOptions):
-            self.instructions = f"{self.instructions}\n{message.instructions}".strip()
+            instructions = f"{self.instructions}\n{message.instructions}".strip()
+            if self._instructions_too_long(instructions):
+                return
+            self.instructions = instructions
             self._outbox.send(InstructionsUpdatedResponse())
         elif isinstance(message, UpdateSpeakOptions):
             self._update_speak(message.model)
@@ -331,6 +334,8 @@ class Session:
             voice = self._engines.voice_for(agent.speak.model)
         except UnknownModelError as exc:
             raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, str(exc)) from exc
+        if agent.think.instructions and self._instructions_too_long(agent.think.instructions):
+            raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, self._instructions_limit_text())
         history = _context_history(settings)
         self._decoder = InputDecoder(input_format)
         self._detector = TurnDetector(self._engines.new_vad(), self._config.turns)
@@ -346,6 +351,18 @@ class Session:
             self.instructions = agent.think.instructions
         self._functions.set_functions(agent.think.functions or [])
         self.history = history
+
+    def _instructions_too_long(self, instructions: str) -> bool:
+        """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""
+        if len(instructions.encode("utf-8")) <= self._config.max_instructions_bytes:
+            return False
+        if self.state is not State.AWAITING_SETTINGS:
+            self._error(ErrorCode.INVALID_SETTINGS, self._instructions_limit_text())
+        return True
+
+    def _instructions_limit_text(self) -> str:
+        limit = self._config.max_instructions_bytes
+        return f"Instructions would exceed {limit} bytes; they were left unchanged"
 
     def _update_speak(self, model: str) -> None:
         try:

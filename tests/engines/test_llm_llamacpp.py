@@ -108,3 +108,13 @@ async def test_concurrent_sessions_take_turns_on_the_model(smollm2: LlamaCppLlm)
     first, second = await asyncio.gather(reply("Hi there!"), reply("Good morning!"))
     assert first.strip() and second.strip()
     assert not smollm2.busy
+
+
+@pytest.mark.models
+async def test_a_conversation_longer_than_the_context_still_gets_a_reply(smollm2: LlamaCppLlm) -> None:
+    turn = "Please tell me again about the different internet plans and what each of them costs per month. "
+    history = [
+        ChatMessage("user" if index % 2 == 0 else "assistant", turn * 3) for index in range(40)
+    ]  # about 3,000 tokens against a 2,048-token context
+    events = await collect(smollm2, [SYSTEM, *history, ChatMessage("user", "Thanks! Goodbye.")], [])
+    assert any(isinstance(event, TextDelta) and event.text.strip() for event in events)

@@ -109,3 +109,17 @@ async def test_a_failed_model_call_reaches_every_waiting_stream(monkeypatch: pyt
     assert [str(r) for r in results] == ["onnx exploded"] * 3
     with pytest.raises(RuntimeError):  # the queue was emptied: a later call is scored (and fails) again
         await asyncio.wait_for(model.stream().speech_probabilities(windows), 1)
+
+
+async def test_windows_arriving_within_the_batch_delay_share_one_call() -> None:
+    """Sessions' frames arrive in different loop iterations; waiting a few ms batches them anyway."""
+    model = SileroModel(batch_delay_s=0.1)  # long enough that a loaded machine cannot split the batch
+    windows = np.zeros((1, WINDOW_SAMPLES), dtype=np.float32)
+
+    async def late(stream_delay: float) -> list[float]:
+        await asyncio.sleep(stream_delay)
+        return list(await model.stream().speech_probabilities(windows))
+
+    calls = model.calls
+    await asyncio.gather(late(0.0), late(0.001), late(0.002))
+    assert model.calls - calls == 1

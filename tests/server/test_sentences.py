@@ -26,6 +26,26 @@ def test_the_first_piece_is_cut_at_a_clause_after_four_words() -> None:
     assert split(text) == ["Sure, I can help you with that,", "of course.", "It takes a minute, maybe two."]
 
 
+@pytest.mark.parametrize("step", [1, 4, 1000])
+def test_a_first_sentence_without_a_comma_is_cut_before_a_clause_starter(step: int) -> None:
+    text = "Promote the general welfare and secure the blessings of liberty. Next."
+    assert split(text, step) == [
+        "Promote the general welfare",
+        "and secure the blessings of liberty.",
+        "Next.",
+    ]
+
+
+def test_a_first_sentence_without_any_break_is_cut_after_the_word_cap() -> None:
+    words = [f"w{index}" for index in range(16)]
+    assert split(" ".join(words) + ".") == [" ".join(words[:12]), " ".join(words[12:]) + "."]
+
+
+def test_only_the_first_piece_is_cut_at_words() -> None:
+    later = "This plan and that plan both include unlimited data and free calls."
+    assert split(f"Hello there. {later}") == ["Hello there.", later]
+
+
 def test_a_short_first_clause_is_not_cut() -> None:
     assert split("Yes, sure. Okay.") == ["Yes, sure.", "Okay."]
 
@@ -37,7 +57,7 @@ def test_a_short_first_clause_is_not_cut() -> None:
         "Dr. Jones met Mrs. Brown at St. Mary's.",
         "It costs $3.5 million e.g. for the U.S. market.",
         "J. R. R. Tolkien wrote it.",
-        "Pi is about 3.14159 or so.",
+        "Pi is 3.14159 or so.",
     ],
 )
 def test_abbreviations_and_numbers_do_not_end_a_sentence(text: str) -> None:

@@ -2,9 +2,14 @@
 
 TTS engines synthesise a whole piece at once, so the first piece decides when the agent starts talking. It
 is therefore cut early: at the first comma, semicolon or colon after a few words ("Sure, let me check that
-for you, ..."). Later pieces are whole sentences, cut at `.`, `!` or `?` followed by white space, unless they
-run long. A period does not end a sentence inside a number ("3.5"), after a title ("Mr."), after an initial
-("J.") or inside a dotted abbreviation ("e.g.", "U.S.").
+for you, ..."); in a sentence without one, before a word that starts a clause ("Promote the general
+welfare | and secure ...", "Your internet has been down | since ..."); and after `FIRST_PIECE_MAX_WORDS`
+words at the latest. A small model's first sentence often runs to 20 words, and Piper needed 0.7-1.4 s for
+such a piece while the LLM went on generating on the same cores.
+
+Later pieces are whole sentences, cut at `.`, `!` or `?` followed by white space, unless they run long. A
+period does not end a sentence inside a number ("3.5"), after a title ("Mr."), after an initial ("J.") or
+inside a dotted abbreviation ("e.g.", "U.S.").
 """
 
 from __future__ import annotations
@@ -13,8 +18,17 @@ import re
 
 #: Words before the first clause break that may be cut off as the first piece.
 FIRST_PIECE_MIN_WORDS = 4
+#: Words after which the first piece is cut at a word boundary, clause or not.
+FIRST_PIECE_MAX_WORDS = 12
 #: Words after which a later sentence may also be cut at a clause break.
 LONG_PIECE_MIN_WORDS = 20
+
+#: Words the first piece may be cut before: conjunctions, relative pronouns, copulas; speech pauses there.
+#: Not "that" or "so", which as often start no clause ("check that for you", "so much").
+_CLAUSE_STARTERS = frozenset(
+    """and but or because since although though which who whom whose where when while if unless until is
+    are was were""".split()  # noqa: SIM905 - a word list reads better as text
+)
 
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt vs etc approx dept est fig inc ltd co corp no vol
@@ -22,6 +36,7 @@ _ABBREVIATIONS = frozenset(
 )
 _CLOSERS = "\"')]}\u201d\u2019"
 _BREAK = re.compile(r"[.!?]+|[,;:]|\n")
+_WORD = re.compile(r"\S+")
 
 
 def _ends_abbreviation(text: str) -> bool:
@@ -46,7 +61,7 @@ class SentenceSplitter:
     def push(self, delta: str) -> list[str]:
         self._buffer += delta
         pieces: list[str] = []
-        while (cut := self._next_cut()) is not None:
+        while (cut := self._cut()) is not None:
             piece = self._buffer[:cut].strip()
             self._buffer = self._buffer[cut:]
             self._scanned = 0
@@ -63,6 +78,25 @@ class SentenceSplitter:
             self._first = False
             return [piece]
         return []
+
+    def _cut(self) -> int | None:
+        cut = self._next_cut()
+        if self._first:
+            word = self._word_cut()
+            if word is not None and (cut is None or word < cut):
+                return word
+        return cut
+
+    def _word_cut(self) -> int | None:
+        """Where the first piece ends at a word boundary: before a clause starter or the word past the cap."""
+        complete = [word for word in _WORD.finditer(self._buffer) if word.end() < len(self._buffer)]
+        for before, word in enumerate(complete):
+            if before < FIRST_PIECE_MIN_WORDS:
+                continue
+            bare = word.group().strip("\"'([{\u201c\u2018").lower()
+            if before >= FIRST_PIECE_MAX_WORDS or bare in _CLAUSE_STARTERS:
+                return word.start()
+        return None
 
     def _next_cut(self) -> int | None:
         """The index after the first break that is followed by white space, or None if none is known yet."""

@@ -19,7 +19,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -461,6 +461,8 @@ class TurnTiming:
     last_audio: float = float("nan")
     user_started: float = float("nan")
     agent_started: dict[str, float] | None = None
+    #: ConversationText of the turn, as (role, content): what the server heard and what the agent said.
+    texts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def latency(self) -> float:
@@ -517,10 +519,14 @@ class Conversation:
         async def on_done(_: object, **__: object) -> None:
             self._audio_done.set()
 
+        async def on_text(_: object, conversation_text: Any, **__: object) -> None:
+            self.timing.texts.append((conversation_text.role, conversation_text.content))
+
         client.on(Events.AudioData, on_audio)
         client.on(Events.AgentStartedSpeaking, on_started)
         client.on(Events.UserStartedSpeaking, on_user)
         client.on(Events.AgentAudioDone, on_done)
+        client.on(Events.ConversationText, on_text)
         if not await client.start(SettingsConfigurationOptions()):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
@@ -571,6 +577,8 @@ class Conversation:
             "speech_end_at": self.timing.speech_end,
             "first_audio_at": self.timing.first_audio,
             "agent_started": self.timing.agent_started,
+            "heard": " ".join(text for role, text in self.timing.texts if role == "user"),
+            "replied": " ".join(text for role, text in self.timing.texts if role == "assistant"),
         }
 
     async def turn(self, utterance: Utterance, limit: float = 20.0) -> dict[str, Any]:

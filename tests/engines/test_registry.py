@@ -141,7 +141,7 @@ def test_config_from_mapping() -> None:
             "tts": "espeak",
             "extra_tts": [],
             "voices": {"aura-2-thalia-en": "en-gb"},
-            "llm": {"max_tokens": 60},
+            "llm": {"max_tokens": 60, "seed": 7},
             "providers": {
                 "groq": {"base_url": "https://api.groq.com/openai/v1", "api_key_env": "GROQ_API_KEY"}
             },
@@ -154,7 +154,7 @@ def test_config_from_mapping() -> None:
         "espeak",
         (),
     )
-    assert config.llm.max_tokens == 60 and config.llm.n_threads == 2
+    assert (config.llm.max_tokens, config.llm.n_threads, config.llm.seed) == (60, 2, 7)
     assert config.providers["groq"].resolve_api_key({"GROQ_API_KEY": "gsk-1"}) == "gsk-1"
     assert EngineConfig.from_mapping({}) == EngineConfig()
 

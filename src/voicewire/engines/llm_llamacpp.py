@@ -194,14 +194,23 @@ class LlamaCppLlm:
         n_threads: int = 2,
         max_tokens: int = 100,
         temperature: float = 0.2,
+        seed: int = 1234,
     ) -> LlamaCppLlm:
-        """Load SmolLM2-135M-Instruct (Q4_1) from its wheel, or any chat GGUF at `model_path`."""
+        """Load SmolLM2-135M-Instruct (Q4_1) from its wheel, or any chat GGUF at `model_path`.
+
+        `seed` -1 draws a new seed (llama.cpp's convention)."""
+        import llama_cpp
         from llama_cpp import Llama
 
         started = time.perf_counter()
         path = Path(model_path) if model_path else smollm2_path()
         llama = Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            seed=seed if seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
+            verbose=False,
         )
         logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
         name = path.stem.lower() if model_path else "smollm2-135m"

@@ -107,6 +107,9 @@ class LocalLlmConfig:
     temperature: float = 0.2
     n_ctx: int = 2048
     n_threads: int = 2
+    #: Fixed, so a server replays a conversation with the same replies (and benchmark runs compare like
+    #: with like); -1 draws a new seed at every start.
+    seed: int = 1234
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,7 @@ class EngineRegistry:
             n_threads=config.llm.n_threads,
             max_tokens=config.llm.max_tokens,
             temperature=config.llm.temperature,
+            seed=config.llm.seed,
         )
         registry = cls(
             vad_factory=_vad_factory(config.vad),

@@ -10,9 +10,9 @@ _CONTRACTIONS = {"i'm": "i am", "it's": "it is", "you're": "you are", "that's": 
 
 
 def normalise(text: str) -> list[str]:
-    """Lower-case words without punctuation, with the spellings above unified."""
+    """Lower-case words without punctuation, with the spellings above unified; a hyphen separates words."""
     words: list[str] = []
-    for raw in text.lower().replace("\u2019", "'").split():
+    for raw in text.lower().replace("\u2019", "'").replace("-", " ").split():
         word = _CONTRACTIONS.get(raw.strip('.,;:!?"()'), raw)
         for part in word.split():
             cleaned = re.sub(r"[^a-z0-9']", "", part).strip("'")

@@ -97,3 +97,16 @@ async def test_a_busy_model_is_waited_for_and_a_gone_consumer_gives_up_waiting()
         await pending
     assert not started.is_set()
     lock.release()
+
+
+async def test_with_max_ahead_a_paused_consumer_pauses_the_producer() -> None:
+    lock = threading.Lock()
+    produced: list[int] = []
+    stream = iterate_in_thread(lambda stop: _counting(produced), lock, what="test", max_ahead=2)
+    assert await anext(stream) == 0
+    await asyncio.sleep(0.1)  # unpaused, the producer would be done with all 1,000 items by now
+    # Two items wait untaken and one more is computed, blocked on room to post it.
+    assert len(produced) <= 4
+    assert [await anext(stream) for _ in range(5)] == [1, 2, 3, 4, 5]
+    await stream.aclose()
+    assert not lock.locked()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncGenerator
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from tests.server.timeline import (
     speech,
     weather_settings,
 )
-from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from voicewire.engines.base import LlmEvent
+from voicewire.engines.scripted import Script, ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import Context, SettingsConfigurationOptions
 from voicewire.server import ServerConfig, State
 
@@ -75,6 +77,36 @@ async def test_latencies_follow_the_documented_definitions() -> None:
         assert metrics.audio_done is not None and metrics.audio_done > metrics.first_audio
         # The assistant text is sent per sentence, just before its audio.
         assert [m["content"] for m in t.of_type("ConversationText")][1:] == ["Hi there.", "How can I help?"]
+
+
+async def test_the_llm_is_not_read_while_tts_makes_the_first_audio() -> None:
+    """On 2 cores a still-generating LLM slowed Piper's first piece 2.5x, so the first audio goes first."""
+    clock = VirtualClock()
+    pulled: list[float] = []
+
+    def timed(messages: object) -> list[str]:
+        return ["Hi there. How can I help you with your account today?"]
+
+    class TimedLlm(ScriptedLlm):
+        async def _generate(self, script: Script) -> AsyncGenerator[LlmEvent, None]:
+            async for event in super()._generate(script):
+                pulled.append(clock.now())
+                yield event
+
+    async with Timeline(
+        clock=clock,
+        llm=TimedLlm(respond=timed, token_delay=0.01, sleep=clock.sleep),
+        tts=ScriptedTts(chunk_delay=0.2, sleep=clock.sleep),
+    ) as t:
+        await t.configure()
+        await t.say(0.5, pause=0.5)
+        await t.quiet(3.0)
+        metrics = t.session.metrics[-1]
+        assert metrics.first_sentence is not None and metrics.first_audio is not None
+        assert metrics.first_audio - metrics.first_sentence == pytest.approx(0.2)
+        during = [when for when in pulled if metrics.first_sentence < when < metrics.first_audio]
+        assert during == []
+        assert len([when for when in pulled if when >= metrics.first_audio]) >= 5  # and then it goes on
 
 
 async def test_states_follow_the_turn() -> None:

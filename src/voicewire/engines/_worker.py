@@ -9,7 +9,9 @@ the single place that handles it:
 * items cross to the loop through an `asyncio.Queue`;
 * when the consumer stops (break, `aclose()`, task cancellation) a `threading.Event` is set, the producer
   notices it before its next item, and the consumer waits until the thread has let go of the lock. When the
-  async iterator is finished, the model is idle again.
+  async iterator is finished, the model is idle again;
+* with `max_ahead`, the producer waits while that many items are not yet taken, so a consumer that pauses
+  also pauses the model and frees its cores (the session pauses the LLM while TTS makes the first audio).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ async def iterate_in_thread(
     lock: threading.Lock,
     *,
     what: str,
+    max_ahead: int | None = None,
 ) -> AsyncGenerator[T, None]:
     """Yield what `produce(stop)` yields, computed on a worker thread that holds `lock`.
 
@@ -60,6 +63,16 @@ async def iterate_in_thread(
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[_Item[T] | _Failed | _Done] = asyncio.Queue()
     stop = threading.Event()
+    room = threading.Semaphore(max_ahead) if max_ahead is not None else None
+
+    def wait_for_room() -> bool:
+        """Whether the consumer still wants items, once it has room for one more."""
+        if room is None:
+            return not stop.is_set()
+        while not room.acquire(timeout=_LOCK_POLL_SECONDS):
+            if stop.is_set():
+                return False
+        return not stop.is_set()
 
     def post(message: _Item[T] | _Failed | _Done) -> None:
         try:
@@ -78,7 +91,7 @@ async def iterate_in_thread(
                 items = produce(stop)
                 try:
                     for item in items:
-                        if stop.is_set():
+                        if not wait_for_room():
                             break
                         post(_Item(item))
                 finally:
@@ -105,6 +118,8 @@ async def iterate_in_thread(
                 if isinstance(message.error, EngineError):
                     raise message.error
                 raise EngineError(f"{what} failed: {message.error}") from message.error
+            if room is not None:
+                room.release()
             yield message.value
     finally:
         stop.set()

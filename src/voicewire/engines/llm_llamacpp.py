@@ -50,6 +50,8 @@ SMOLLM2_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: A call is a few dozen tokens; the cap only guards against a grammar that never closes.
 _MAX_CALL_TOKENS: Final = 160
 
+#: Tokens generated before the consumer takes them: when the session pauses reading, the model pauses too.
+_TOKENS_AHEAD: Final = 2
 #: Tokens a chat template adds around each message ("<|im_start|>user\n" ... "<|im_end|>\n"), rounded up.
 _MESSAGE_OVERHEAD: Final = 8
 #: Room for the assistant header the template appends, and for tokenizer disagreements at message edges.
@@ -279,7 +281,7 @@ class LlamaCppLlm:
             finally:
                 chunks.close()
 
-        return iterate_in_thread(tokens, self._lock, what=f"LLM {self.name}")
+        return iterate_in_thread(tokens, self._lock, what=f"LLM {self.name}", max_ahead=_TOKENS_AHEAD)
 
     async def _reply(self, prompt: list[dict[str, str]]) -> AsyncGenerator[LlmEvent, None]:
         # Closing this generator must stop the model now, not whenever the inner one is garbage collected.

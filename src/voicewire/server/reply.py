@@ -114,6 +114,8 @@ class Reply:
         self._frames: asyncio.Queue[tuple[Sentence, bytes] | _Marker] = asyncio.Queue()
         self._finishing = False
         self._interrupted = False
+        #: Set once the first piece has audio, or cannot get any (failed, interrupted, reply over).
+        self._first_audio = asyncio.Event()
 
     @property
     def accepting(self) -> bool:
@@ -135,8 +137,17 @@ class Reply:
         self.metrics.tool_calls += len(calls)
         return exchange
 
+    async def first_audio(self) -> None:
+        """Until the first piece has audio (at once after that).
+
+        The LLM waits here after its first piece: on 2 cores, Piper took 0.65 s instead of 0.27 s for a
+        9-word piece while the model went on generating, and the first audio decides the latency.
+        """
+        await self._first_audio.wait()
+
     def interrupt(self) -> None:
         """Barge-in: stop sending at once, even before the tasks see their cancellation."""
+        self._first_audio.set()
         self._interrupted = True
         self.metrics.interrupted = True
         self._outbox.drop_audio()
@@ -183,15 +194,19 @@ class Reply:
             group.create_task(self._send())
 
     async def _synthesize(self) -> None:
-        while True:
-            item = await self._sentences.get()
-            if isinstance(item, Sentence):
-                if not self._interrupted:
-                    await self._synthesize_sentence(item)
-                continue
-            self._frames.put_nowait(item)
-            if item is _Marker.FINISH:
-                return
+        try:
+            while True:
+                item = await self._sentences.get()
+                if isinstance(item, Sentence):
+                    if not self._interrupted:
+                        await self._synthesize_sentence(item)
+                    self._first_audio.set()  # spoken or failed, the first piece is through TTS
+                    continue
+                self._frames.put_nowait(item)
+                if item is _Marker.FINISH:
+                    return
+        finally:
+            self._first_audio.set()
 
     async def _synthesize_sentence(self, sentence: Sentence) -> None:
         choice = self._voice()
@@ -213,6 +228,7 @@ class Reply:
         for frame in frames:
             if sentence.audio_at is None:
                 sentence.audio_at = self._clock.now()
+                self._first_audio.set()
             self._frames.put_nowait((sentence, frame))
 
     async def _send(self) -> None:

@@ -1,6 +1,8 @@
 """The LLM side of a reply: stream text into sentences, run tool calls, let the model continue.
 
-Each round streams one LLM answer. Text goes to the reply sentence by sentence as soon as it is complete.
+Each round streams one LLM answer. Text goes to the reply sentence by sentence as soon as it is complete;
+after the reply's first piece, reading (and so generating) pauses until that piece has audio, so TTS has
+the cores to itself for the audio that decides the latency.
 If the round ends with tool calls, the spoken segment is closed, the calls run (concurrently), and their
 results go back to the model as an assistant message with `tool_calls` plus one `tool` message each; the
 next round continues the reply. After `max_rounds` rounds with calls the model is asked once more without
@@ -80,6 +82,7 @@ async def _stream_round(
                 text.append(event.text)
                 for sentence in splitter.push(event.text):
                     reply.say(sentence)
+                    await reply.first_audio()  # the model pauses while TTS makes the first audio
             else:
                 calls.append(event)
     finally:

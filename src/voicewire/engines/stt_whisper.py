@@ -138,7 +138,9 @@ class WhisperStt:
                     yield str(segment.text)
 
         parts = [part async for part in iterate_in_thread(segments, self._lock, what=f"Whisper {self.name}")]
-        return Transcript(text=" ".join(part.strip() for part in parts if part.strip()), language="en")
+        # A segment without a letter or digit is no speech: over silence Whisper may write a lone ".".
+        spoken = [part.strip() for part in parts if any(character.isalnum() for character in part)]
+        return Transcript(text=" ".join(spoken), language="en")
 
     def _short_window(self, audio: FloatAudio, hotwords: str | None) -> Iterator[str]:
         """Decode `audio` from a `SHORT_WINDOW_S` encoder window; the segments that start inside it."""
@@ -161,8 +163,7 @@ class WhisperStt:
         )
         for start, tokens in _timed_segments(result.sequences_ids[0], self._tokenizer):
             text = str(self._tokenizer.decode(tokens))
-            spoken = any(character.isalnum() for character in text)  # not a lone "." over silence
-            if spoken and start < duration and get_compression_ratio(text) <= _MAX_COMPRESSION_RATIO:
+            if start < duration and get_compression_ratio(text) <= _MAX_COMPRESSION_RATIO:
                 yield text
 
 

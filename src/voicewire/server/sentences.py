@@ -34,6 +34,7 @@ _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt vs etc approx dept est fig inc ltd co corp no vol
     jan feb mar apr jun jul aug sep sept oct nov dec""".split()  # noqa: SIM905 - a word list reads better
 )
+_OPENERS = "\"'([{\u201c\u2018"
 _CLOSERS = "\"')]}\u201d\u2019"
 _BREAK = re.compile(r"[.!?]+|[,;:]|\n")
 _WORD = re.compile(r"\S+")
@@ -42,7 +43,7 @@ _WORD = re.compile(r"\S+")
 def _ends_abbreviation(text: str) -> bool:
     """Whether the period at the end of `text` belongs to an abbreviation rather than ending a sentence."""
     word = text[:-1].rsplit(maxsplit=1)[-1] if text[:-1].split() else ""
-    word = word.lstrip("\"'([{\u201c\u2018").lower()
+    word = word.lstrip(_OPENERS).lower()
     if not word:
         return False
     if len(word) == 1 and word.isalpha():
@@ -93,7 +94,7 @@ class SentenceSplitter:
         for before, word in enumerate(complete):
             if before < FIRST_PIECE_MIN_WORDS:
                 continue
-            bare = word.group().strip("\"'([{\u201c\u2018").lower()
+            bare = word.group().strip(_OPENERS).lower()
             if before >= FIRST_PIECE_MAX_WORDS or bare in _CLAUSE_STARTERS:
                 return word.start()
         return None

@@ -27,6 +27,7 @@ above it or by writing Python.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -54,6 +55,8 @@ _MAX_CALL_TOKENS: Final = 160
 _TOKENS_AHEAD: Final = 2
 #: Tokens a chat template adds around each message ("<|im_start|>user\n" ... "<|im_end|>\n"), rounded up.
 _MESSAGE_OVERHEAD: Final = 8
+#: Messages whose token counts are remembered, across the sessions sharing the model.
+_COUNTED_MESSAGES: Final = 4096
 #: Room for the assistant header the template appends, and for tokenizer disagreements at message edges.
 _PROMPT_MARGIN: Final = 16
 
@@ -186,6 +189,8 @@ class LlamaCppLlm:
         self.name = name
         self.max_tokens = max_tokens
         self.temperature = temperature
+        # The history repeats every turn: count each message's tokens once (5 ms a turn at a full context).
+        self._content_tokens = functools.lru_cache(maxsize=_COUNTED_MESSAGES)(self._count_tokens)
 
     @classmethod
     def smollm2(
@@ -202,11 +207,10 @@ class LlamaCppLlm:
 
         `seed` -1 draws a new seed (llama.cpp's convention)."""
         import llama_cpp
-        from llama_cpp import Llama
 
         started = time.perf_counter()
         path = Path(model_path) if model_path else smollm2_path()
-        llama = Llama(
+        llama = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads,
@@ -240,7 +244,10 @@ class LlamaCppLlm:
         return self._reply(prompt)
 
     def _tokens(self, message: dict[str, str]) -> int:
-        return len(self._llama.tokenize(message["content"].encode(), add_bos=False)) + _MESSAGE_OVERHEAD
+        return self._content_tokens(message["content"]) + _MESSAGE_OVERHEAD
+
+    def _count_tokens(self, content: str) -> int:
+        return len(self._llama.tokenize(content.encode(), add_bos=False))
 
     def _fit(self, prompt: list[dict[str, str]], max_tokens: int) -> list[dict[str, str]]:
         """The system message and as much recent history as fits the context (see `context_window`)."""

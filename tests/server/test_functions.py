@@ -21,9 +21,15 @@ from tests.server.net import (
 from tests.server.timeline import WEATHER_CALL, weather_settings
 from voicewire.engines.base import ToolCall
 from voicewire.engines.scripted import ScriptedLlm
-from voicewire.protocol import Function, Header, Model
+from voicewire.protocol.agent import (
+    Endpoint,
+    ErrorCode,
+    Event,
+    FunctionCallFinished,
+    FunctionCallStarted,
+    FunctionSpec,
+)
 from voicewire.server.clock import MonotonicClock
-from voicewire.server.errors import ErrorCode
 from voicewire.server.functions import FunctionRunner, host_allowed
 
 
@@ -52,7 +58,7 @@ def test_host_allowlist(url: str, allowlist: list[str], allowed: bool) -> None:
 
 class Runner:
     def __init__(self, allowlist: list[str], timeout: float = 2.0) -> None:
-        self.sent: list[Model] = []
+        self.sent: list[Event] = []
         self.errors: list[tuple[ErrorCode, str]] = []
         self.runner = FunctionRunner(
             allowlist=allowlist,
@@ -62,7 +68,7 @@ class Runner:
             clock=MonotonicClock(),
         )
 
-    async def call(self, function: Function, arguments: dict[str, Any]) -> str:
+    async def call(self, function: FunctionSpec, arguments: dict[str, Any]) -> str:
         self.runner.set_functions([function])
         try:
             return await self.runner.run(ToolCall("c1", function.name, json.dumps(arguments)))
@@ -70,14 +76,9 @@ class Runner:
             await self.runner.aclose()
 
 
-def http_function(url: str, method: str = "post") -> Function:
-    return Function(
-        name="get_weather",
-        description="",
-        url=url,
-        method=method,
-        headers=[Header("authorization", "Bearer abc"), Header("Host", "evil.example")],
-    )
+def http_function(url: str, method: str = "post") -> FunctionSpec:
+    headers = {"authorization": "Bearer abc", "Host": "evil.example"}
+    return FunctionSpec(name="get_weather", endpoint=Endpoint(url, method, headers))
 
 
 async def test_post_sends_the_arguments_as_json_with_the_headers() -> None:
@@ -90,7 +91,9 @@ async def test_post_sends_the_arguments_as_json_with_the_headers() -> None:
         assert json.loads(request.body) == {"city": "Paris"}
         assert request.headers["authorization"] == "Bearer abc"
         assert request.headers["Host"] == service.netloc  # a client cannot set Host
-        assert [m.to_dict()["type"] for m in calls.sent] == ["FunctionCalling"]
+        started, finished = calls.sent
+        assert started == FunctionCallStarted("c1", "get_weather", '{"city": "Paris"}', client_side=False)
+        assert finished == FunctionCallFinished("c1", "get_weather", result)
         assert calls.errors == []
 
 
@@ -140,11 +143,11 @@ async def test_bad_arguments_from_the_model_are_an_error_result() -> None:
 
 async def test_resolve_only_answers_a_waiting_call() -> None:
     calls = Runner([])
-    calls.runner.set_functions([Function(name="ask", description="")])
+    calls.runner.set_functions([FunctionSpec(name="ask")])
     assert not calls.runner.resolve("c1", "early")
     task = asyncio.create_task(calls.runner.run(ToolCall("c1", "ask", "{}")))
     await asyncio.sleep(0)
-    assert calls.sent[0].to_dict()["function_call_id"] == "c1"
+    assert calls.sent == [FunctionCallStarted("c1", "ask", "{}", client_side=True)]
     assert calls.runner.resolve("c1", "the answer")
     assert await task == "the answer"
     assert not calls.runner.resolve("c1", "again")

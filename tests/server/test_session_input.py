@@ -9,6 +9,7 @@ import pytest
 
 from tests.server.timeline import (
     TEST_TURNS,
+    V1_SETTINGS,
     Timeline,
     VirtualClock,
     assert_error,
@@ -21,6 +22,7 @@ from voicewire.audio import encode
 from voicewire.engines.base import EngineError, FloatAudio, Transcript
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import SettingsConfigurationOptions
+from voicewire.protocol.dialects import V1, EarlyAccess, WireFormat
 from voicewire.server import ServerConfig, State
 
 
@@ -146,16 +148,26 @@ async def test_audio_before_settings_is_buffered_and_used() -> None:
         assert len(t.stt.utterances) == 1
 
 
-async def test_audio_before_settings_beyond_the_bound_drops_the_oldest_with_one_warning() -> None:
+@pytest.mark.parametrize("wire", [V1(), EarlyAccess()], ids=["v1", "early-access"])
+async def test_audio_before_settings_beyond_the_bound_drops_the_oldest_with_one_warning(
+    wire: WireFormat,
+) -> None:
     config = ServerConfig(turns=TEST_TURNS, pre_settings_audio_bytes=16000)  # 0.5 s of 16 kHz linear16
-    async with Timeline(config=config) as t:
+    async with Timeline(config=config, wire=wire) as t:
         await t.feed(speech(1.0))
         await t.feed(silence(1.0))
-        (warning,) = t.of_type("Warning")
-        assert warning["code"] == "AUDIO_BUFFER_OVERFLOW"
-        assert "16000" in warning["description"]
-        assert t.session._early_bytes <= 16000
-        await t.configure()
+        if isinstance(wire, V1):
+            (warning,) = t.of_type("Warning")
+            assert warning == {
+                "type": "Warning",
+                "description": warning["description"],
+                "code": "AUDIO_BUFFER_OVERFLOW",
+            }
+            assert "16000" in warning["description"]
+        else:
+            assert t.of_type("Warning") == []  # early-access clients have no Warning message (protocol.md §6)
+        assert t.session._early_audio.size <= 16000
+        await t.configure() if isinstance(wire, EarlyAccess) else await t.send(V1_SETTINGS)
         await t.clock.advance(0.5)
         assert t.of_type("UserStartedSpeaking") == []  # the speech was the oldest audio: dropped
 
@@ -178,7 +190,7 @@ async def test_linear16_frames_split_inside_a_sample_decode_like_whole_ones() ->
         payload = pcm_frame(np.concatenate((speech(0.5, 24000), silence(0.5, 24000))))
         for start in range(0, len(payload), 961):  # odd sizes: every other frame splits a sample
             await t.clock.advance(961 / 48000)
-            await t.session.receive(payload[start : start + 961])
+            await t.connection.receive(payload[start : start + 961])
         await t.quiet(0.3)
     async with Timeline() as reference:
         await reference.configure(rate=24000)
@@ -192,9 +204,9 @@ async def test_binary_garbage_as_mulaw_does_not_break_the_session() -> None:
         await t.configure(encoding="mulaw", rate=8000)
         rng = np.random.default_rng(1)
         for _ in range(50):
-            await t.session.receive(rng.integers(0, 256, 160, dtype=np.uint8).tobytes())
+            await t.connection.receive(rng.integers(0, 256, 160, dtype=np.uint8).tobytes())
             await t.clock.advance(0.02)
-        await t.session.receive(b"")
+        await t.connection.receive(b"")
         await t.quiet(1.0)
         assert all(m["code"] != "INTERNAL_SERVER_ERROR" for m in t.of_type("Error"))
         await t.send({"type": "KeepAlive"})
@@ -208,11 +220,11 @@ async def test_an_unexpected_exception_becomes_internal_server_error() -> None:
         async def explode(samples: FloatAudio) -> list[object]:
             raise RuntimeError("boom")
 
-        detector = t.session._detector
-        assert detector is not None
+        assert t.session._pipeline is not None
+        detector = t.session._pipeline.detector
         original = detector.push
         detector.push = explode  # type: ignore[method-assign]
-        await t.session.receive(encode(speech(0.02), "linear16"))
+        await t.connection.receive(encode(speech(0.02), "linear16"))
         await settle()
         assert_error(t.messages[-1], "INTERNAL_SERVER_ERROR")
         detector.push = original  # type: ignore[method-assign]

@@ -20,7 +20,9 @@ from voicewire.audio import encode
 from voicewire.engines.base import ChatMessage, ToolCall
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry, tone
 from voicewire.protocol import Function, Header, Parameters, SettingsConfigurationOptions
-from voicewire.server import ServerConfig, Session, TurnConfig
+from voicewire.protocol.dialects import EarlyAccess, WireFormat
+from voicewire.server import ServerConfig, TurnConfig
+from voicewire.server.connection import Connection
 
 FRAME_SECONDS = 0.02
 #: Event-loop iterations that let every ready task run to its next real wait.
@@ -133,6 +135,20 @@ def weather_settings(url: str | None = None, method: str = "post") -> SettingsCo
     return settings
 
 
+#: The settings a v1 client sends for the defaults of `SettingsConfigurationOptions()`.
+V1_SETTINGS: dict[str, Any] = {
+    "type": "Settings",
+    "audio": {
+        "input": {"encoding": "linear16", "sample_rate": 16000},
+        "output": {"encoding": "linear16", "sample_rate": 16000, "container": "none"},
+    },
+    "agent": {
+        "listen": {"provider": {"type": "deepgram", "model": "nova-3"}},
+        "think": {"provider": {"type": "open_ai", "model": "gpt-4o-mini"}},
+        "speak": {"provider": {"type": "deepgram", "model": "aura-2-thalia-en"}},
+    },
+}
+
 TEST_TURNS = TurnConfig(
     end_of_turn_ms=300, onset_windows=3, min_speech_ms=150, preroll_ms=200, tail_ms=200, speculative_stt=False
 )
@@ -149,8 +165,10 @@ class Timeline:
         stt: ScriptedStt | None = None,
         llm: ScriptedLlm | None = None,
         tts: ScriptedTts | None = None,
+        wire: WireFormat | None = None,
     ) -> None:
-        """Engines given here should sleep on `clock` (pass the same one)."""
+        """Engines given here should sleep on `clock` (pass the same one); the client speaks early access
+        unless `wire` says otherwise."""
         self.clock = clock or VirtualClock()
         self.stt = stt or ScriptedStt(["hello there"], sleep=self.clock.sleep)
         self.llm = llm or ScriptedLlm(sleep=self.clock.sleep)
@@ -158,9 +176,15 @@ class Timeline:
         self.registry = scripted_registry(stt=self.stt, llm=self.llm, tts=self.tts)
         self.config = config or ServerConfig(turns=TEST_TURNS)
         self.transport = FakeTransport(self.clock)
-        self.session = Session(
-            self.config, self.registry, self.transport, clock=self.clock, session_id="test"
+        self.connection = Connection(
+            self.config,
+            self.registry,
+            self.transport,
+            wire or EarlyAccess(),
+            clock=self.clock,
+            session_id="test",
         )
+        self.session = self.connection.session
         self.encoding = "linear16"
         self.rate = 16000
 
@@ -175,7 +199,7 @@ class Timeline:
     # -- client actions ----------------------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any] | str) -> None:
-        await self.session.receive(message if isinstance(message, str) else json.dumps(message))
+        await self.connection.receive(message if isinstance(message, str) else json.dumps(message))
         await settle()
 
     async def configure(self, settings: SettingsConfigurationOptions | None = None, **audio: Any) -> None:
@@ -192,7 +216,7 @@ class Timeline:
         """Send audio in 20 ms frames, advancing the clock by each frame's duration."""
         for frame in frames(samples, self.rate):
             await self.clock.advance(len(frame) / self.rate)
-            await self.session.receive(pcm_frame(frame, self.encoding))
+            await self.connection.receive(pcm_frame(frame, self.encoding))
 
     async def say(self, seconds: float = 0.5, *, pause: float = 0.5) -> None:
         """Speak for `seconds`, then stay silent for `pause` (longer than end of turn: the turn ends)."""

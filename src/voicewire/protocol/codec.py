@@ -92,13 +92,15 @@ class UnknownMessageTypeError(ProtocolError):
         self.type_name = type_name
 
 
-def _load_object(text: str | bytes) -> dict[str, Any]:
+def load_object(text: str | bytes) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"Message is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ProtocolError("Message is nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's 4,300-digit conversion limit
+        raise ProtocolError(f"Message is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ProtocolError(f"Message must be a JSON object, got {type(data).__name__}")
     return data
@@ -106,7 +108,7 @@ def _load_object(text: str | bytes) -> dict[str, Any]:
 
 def decode_server_message(text: str | bytes) -> tuple[ServerMessageKind, Model]:
     """Parse a server text frame. Unknown types come back as `Unhandled` with the original text."""
-    data = _load_object(text)
+    data = load_object(text)
     kind = SERVER_MESSAGES.get(str(data.get("type")))
     if kind is None:
         raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
@@ -116,7 +118,7 @@ def decode_server_message(text: str | bytes) -> tuple[ServerMessageKind, Model]:
 
 def decode_client_message(text: str | bytes) -> Model:
     """Parse a client text frame into its option class, or raise `ProtocolError`."""
-    data = _load_object(text)
+    data = load_object(text)
     type_name = data.get("type")
     if not isinstance(type_name, str):
         raise ProtocolError("Message has no string field 'type'")

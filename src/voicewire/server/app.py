@@ -1,8 +1,9 @@
 """The network edge: HTTP routes, authentication, the session limit, and one `Session` per connection.
 
-Routes: `/agent` (any query string) upgrades to the agent protocol; `GET /healthz` answers 200 once engines
-are loaded (503 before); `GET /metrics` returns recent turn timings as JSON (API key required when keys are
-configured); anything else is 404.
+Routes: `/agent` (any query string) upgrades to the early-access agent protocol, `/v1/agent/converse` and
+`/v1/agent` to the v1 protocol (`protocol.dialects.WIRE_FORMATS` is the table); `GET /healthz` answers 200
+once engines are loaded (503 before); `GET /metrics` returns recent turn timings as JSON (API key required
+when keys are configured); anything else is 404.
 
 Authentication happens before the upgrade, so a wrong key costs the client an HTTP 401 and the server no
 session. A key is accepted from `Authorization: Token <key>` / `Bearer <key>` (what SDKs send) or from the
@@ -28,15 +29,18 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from voicewire.engines.registry import EngineRegistry
+from voicewire.protocol.dialects import WIRE_FORMATS
 from voicewire.redaction import websockets_logger
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
+from voicewire.server.connection import Connection
 from voicewire.server.metrics import TurnMetrics
 from voicewire.server.session import Session
 
 logger = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
+V1_AGENT_PATH = "/v1/agent/converse"
 TOKEN_SUBPROTOCOL = Subprotocol("token")
 #: Turn records served by /metrics.
 METRICS_LIMIT = 200
@@ -108,6 +112,11 @@ class AgentServer:
         host = f"[{host}]" if ":" in host else host
         return f"ws://{host}:{self.port}{AGENT_PATH}"
 
+    @property
+    def v1_url(self) -> str:
+        """Where clients of the v1 Agent API connect (deepgram-sdk 4.x and later, @deepgram/sdk)."""
+        return self.url.removesuffix(AGENT_PATH) + V1_AGENT_PATH
+
     def turn_metrics(self) -> list[TurnMetrics]:
         """Recent turns of finished sessions, then those of live sessions."""
         live = [turn for session in self.sessions.values() for turn in session.metrics]
@@ -119,7 +128,7 @@ class AgentServer:
             if self.engines is None:
                 return connection.respond(503, "loading engines\n")
             return connection.respond(200, "ok\n")
-        if path not in (AGENT_PATH, "/metrics"):
+        if path not in WIRE_FORMATS and path != "/metrics":
             return connection.respond(404, "not found\n")
         if self.config.api_keys and not _authorized(request.headers, self.config.api_keys):
             logger.info("rejected a request from %s: missing or wrong API key", connection.remote_address)
@@ -137,19 +146,21 @@ class AgentServer:
             logger.info("session limit (%d) reached; closing a new connection", self.config.max_sessions)
             await connection.close(TRY_AGAIN_LATER, "try again later")
             return
-        assert self.engines is not None
-        session = Session(self.config, self.engines, connection, clock=self._clock)
+        assert self.engines is not None and connection.request is not None
+        wire = WIRE_FORMATS[urlsplit(connection.request.path).path]()
+        link = Connection(self.config, self.engines, connection, wire, clock=self._clock)
+        session = link.session
         self.sessions[session.id] = session
         self.sessions_served += 1
-        logger.info("session %s started (%d active)", session.id, len(self.sessions))
-        session.start()
+        logger.info("session %s started (%s, %d active)", session.id, wire.name, len(self.sessions))
+        link.start()
         try:
             async for message in connection:
-                await session.receive(message)
+                await link.receive(message)
         except ConnectionClosed as exc:
             logger.debug("session %s: connection lost (%s)", session.id, exc)
         finally:
-            await session.aclose()
+            await link.aclose()
             del self.sessions[session.id]
             self._finished_turns.extend(session.metrics)
             logger.info("session %s ended (%d active)", session.id, len(self.sessions))

@@ -21,7 +21,7 @@ from voicewire.audio import (
     wav_header,
 )
 from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, PcmAudio
-from voicewire.protocol import Input, Output
+from voicewire.protocol.agent import AudioFormat
 from voicewire.server.clock import Clock
 
 MIN_INPUT_RATE = 8000
@@ -36,9 +36,9 @@ class InputFormat:
     sample_rate: int
 
     @classmethod
-    def from_settings(cls, settings: Input) -> InputFormat:
+    def from_settings(cls, settings: AudioFormat) -> InputFormat:
         encoding = check_encoding(settings.encoding or "linear16")
-        rate = settings.sample_rate or 16000
+        rate = 16000 if settings.sample_rate is None else settings.sample_rate
         if not MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE:
             raise UnsupportedAudioFormat(
                 f"unsupported input sample rate {rate} Hz (supported: {MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz)"
@@ -54,9 +54,9 @@ class OutputFormat:
     container: str
 
     @classmethod
-    def from_settings(cls, settings: Output) -> OutputFormat:
+    def from_settings(cls, settings: AudioFormat) -> OutputFormat:
         encoding = check_encoding(settings.encoding or "linear16")
-        rate = settings.sample_rate or 16000
+        rate = 16000 if settings.sample_rate is None else settings.sample_rate
         if rate not in OUTPUT_RATES:
             supported = ", ".join(str(r) for r in OUTPUT_RATES)
             raise UnsupportedAudioFormat(f"unsupported output sample rate {rate} Hz (supported: {supported})")

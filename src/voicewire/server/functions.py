@@ -1,9 +1,10 @@
 """Running the functions the LLM calls: by asking the client, or by an HTTP request from the server.
 
-A function without a `url` is the client's: the server sends `FunctionCallRequest` and waits for the matching
-`FunctionCallResponse`. A function with a `url` is called by the server itself. Settings come from clients,
-so that request is an SSRF risk: only hosts on the operator's allowlist may be called, redirects are never
-followed, and the response is truncated.
+A function without an endpoint is the client's: the session announces the call (`FunctionCallStarted`, a
+`FunctionCallRequest` on the wire) and waits for the matching result. A function with an endpoint is called
+by the server itself, and its result is announced too (`FunctionCallFinished`) for dialects that show it.
+Settings come from clients, so that request is an SSRF risk: only hosts on the operator's allowlist may be
+called, redirects are never followed, and the response is truncated.
 
 Every outcome becomes text for the LLM; failures are reported to the client as `Error` messages with code
 `FUNCTION_CALL_FAILED` and to the LLM as a JSON error object, so the reply can go on ("I couldn't reach ...").
@@ -21,9 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from voicewire.engines.base import ToolCall, ToolSpec
-from voicewire.protocol import Function, FunctionCalling, FunctionCallRequest, Model
+from voicewire.protocol.agent import ErrorCode, Event, FunctionCallFinished, FunctionCallStarted, FunctionSpec
 from voicewire.server.clock import Clock
-from voicewire.server.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,10 @@ class FunctionCallError(Exception):
     """A call that could not produce a result; the message is shown to the client and the LLM."""
 
 
-def tool_specs(functions: Sequence[Function]) -> list[ToolSpec]:
-    specs = []
-    for function in functions:
-        parameters = (
-            function.parameters.to_dict() if function.parameters else {"type": "object", "properties": {}}
-        )
-        specs.append(ToolSpec(name=function.name, description=function.description, parameters=parameters))
-    return specs
+def tool_specs(functions: Sequence[FunctionSpec]) -> list[ToolSpec]:
+    return [
+        ToolSpec(name=f.name, description=f.description, parameters=dict(f.parameters)) for f in functions
+    ]
 
 
 def host_allowed(url: str, allowlist: Sequence[str]) -> bool:
@@ -78,7 +74,7 @@ class FunctionRunner:
         *,
         allowlist: Sequence[str],
         timeout: float,
-        send: Callable[[Model], None],
+        send: Callable[[Event], None],
         report: Callable[[ErrorCode, str], None],
         clock: Clock,
     ) -> None:
@@ -87,12 +83,17 @@ class FunctionRunner:
         self._clock = clock
         self._send = send
         self._report = report
-        self._functions: dict[str, Function] = {}
+        self._functions: dict[str, FunctionSpec] = {}
         self._pending: dict[str, asyncio.Future[str]] = {}
         self._http: httpx.AsyncClient | None = None
 
-    def set_functions(self, functions: Sequence[Function]) -> None:
+    def set_functions(self, functions: Sequence[FunctionSpec]) -> None:
         self._functions = {function.name: function for function in functions}
+
+    def client_side(self, name: str) -> bool:
+        """Whether the function `name` is the client's to run (an unknown name counts as the client's)."""
+        function = self._functions.get(name)
+        return function is None or function.client_side
 
     @property
     def tools(self) -> list[ToolSpec]:
@@ -108,8 +109,11 @@ class FunctionRunner:
                 return await self._ask_client(call)
             return await self._call_http(function, call)
         except FunctionCallError as exc:
-            self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {call.name!r} failed: {exc}")
-            return json.dumps({"error": str(exc)})
+            return self._failed(call, exc)
+
+    def _failed(self, call: ToolCall, exc: FunctionCallError) -> str:
+        self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {call.name!r} failed: {exc}")
+        return json.dumps({"error": str(exc)})
 
     def resolve(self, function_call_id: str, output: str) -> bool:
         """Hand the client's output to the waiting call; False if no call waits for this id."""
@@ -130,9 +134,7 @@ class FunctionRunner:
     async def _ask_client(self, call: ToolCall) -> str:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending[call.id] = future
-        self._send(
-            FunctionCallRequest(function_name=call.name, function_call_id=call.id, input=call.arguments)
-        )
+        self._send(FunctionCallStarted(call.id, call.name, call.arguments, client_side=True))
         timer = asyncio.ensure_future(self._clock.sleep(self._timeout))
         try:
             await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
@@ -144,18 +146,31 @@ class FunctionRunner:
             future.cancel()
             self._pending.pop(call.id, None)
 
-    async def _call_http(self, function: Function, call: ToolCall) -> str:
-        url = function.url or ""
+    async def _call_http(self, function: FunctionSpec, call: ToolCall) -> str:
+        assert function.endpoint is not None
+        url = function.endpoint.url
         if not host_allowed(url, self._allowlist):
             raise FunctionCallError(
                 f"the server may not call {urlsplit(url).netloc or url!r} (not on its allowlist)"
             )
-        method = (function.method or "POST").upper()
+        method = (function.endpoint.method or "POST").upper()
         if method not in _METHODS:
             raise FunctionCallError(f"unsupported method {method!r}")
         arguments = _arguments(call.arguments)
-        headers = {h.key: h.value for h in function.headers or [] if h.key.lower() not in _FORBIDDEN_HEADERS}
-        self._send(FunctionCalling(extra={"function_name": call.name, "function_call_id": call.id}))
+        headers = {k: v for k, v in function.endpoint.headers.items() if k.lower() not in _FORBIDDEN_HEADERS}
+        self._send(FunctionCallStarted(call.id, call.name, call.arguments, client_side=False))
+        try:
+            result = await self._request(method, url, headers, arguments)
+        except FunctionCallError as exc:
+            result = self._failed(call, exc)
+        else:
+            logger.debug("function %s answered", call.name)
+        self._send(FunctionCallFinished(call.id, call.name, result))
+        return result
+
+    async def _request(
+        self, method: str, url: str, headers: dict[str, str], arguments: dict[str, Any]
+    ) -> str:
         request: dict[str, Any] = {"headers": headers}
         if method in _BODY_METHODS:
             request["json"] = arguments
@@ -174,7 +189,6 @@ class FunctionRunner:
             raise FunctionCallError(f"HTTP {response.status_code} redirect not followed")
         if response.is_error:
             raise FunctionCallError(f"HTTP {response.status_code}: {text[:200]}")
-        logger.debug("function %s answered HTTP %d", call.name, response.status_code)
         return text
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-ReplyKind = Literal["user", "inject", "replay"]
+#: What a reply answers: speech, text given as a user turn, or text given to speak (injected, replayed, the
+#: greeting).
+ReplyKind = Literal["user", "text", "inject", "replay", "greeting"]
 
 
 @dataclasses.dataclass

@@ -1,5 +1,8 @@
 """One ordered queue for everything a session sends, drained by a single writer task.
 
+The queue carries events, not frames: the connection's wire format encodes each one as it is written, so
+the session never knows how its client spells a message (or whether it has one at all).
+
 State transitions happen synchronously when a client message or audio frame is handled, and they emit
 messages right away; the writer preserves their order. Agent audio goes through the same queue but its
 sender waits until each frame is written (back-pressure from a slow client reaches the pacer), and a
@@ -16,7 +19,8 @@ from typing import Protocol
 
 from websockets.exceptions import ConnectionClosed
 
-from voicewire.protocol import Model, encode
+from voicewire.protocol.agent import AgentAudio, Event
+from voicewire.protocol.dialects import WireFormat
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ class Transport(Protocol):
 
 @dataclasses.dataclass
 class _Audio:
-    data: bytes
+    event: AgentAudio
     written: asyncio.Future[bool]
 
 
@@ -42,9 +46,10 @@ class _Close:
 
 
 class Outbox:
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, wire: WireFormat) -> None:
         self._transport = transport
-        self._queue: asyncio.Queue[str | bytes | _Audio | _Close] = asyncio.Queue()
+        self._wire = wire
+        self._queue: asyncio.Queue[Event | _Audio | _Close] = asyncio.Queue()
         self._audio: list[_Audio] = []
         self._closed = False
 
@@ -53,20 +58,16 @@ class Outbox:
         """True once a close was requested or the connection went away; later sends are dropped."""
         return self._closed
 
-    def send(self, message: Model) -> None:
+    def send(self, event: Event) -> None:
+        """Queue an event; agent audio sent this way is not paced (a WAV header)."""
         if not self._closed:
-            self._queue.put_nowait(encode(message))
-
-    def send_bytes(self, data: bytes) -> None:
-        """Binary data outside a paced reply (a WAV header)."""
-        if not self._closed:
-            self._queue.put_nowait(data)
+            self._queue.put_nowait(event)
 
     async def send_audio(self, data: bytes) -> bool:
         """Queue one frame of agent audio; True once written, False if dropped by a barge-in or a close."""
         if self._closed:
             return False
-        item = _Audio(data, asyncio.get_running_loop().create_future())
+        item = _Audio(AgentAudio(data), asyncio.get_running_loop().create_future())
         self._audio.append(item)
         self._queue.put_nowait(item)
         return await item.written
@@ -95,13 +96,18 @@ class Outbox:
                     if item.written.done():
                         continue
                     self._audio.remove(item)
-                    await self._transport.send(item.data)
+                    await self._write(item.event)
                     if not item.written.done():
                         item.written.set_result(True)
                     continue
-                await self._transport.send(item)
+                await self._write(item)
         except ConnectionClosed:
             logger.debug("connection closed while sending")
         finally:
             self._closed = True
             self.drop_audio()
+
+    async def _write(self, event: Event) -> None:
+        frame = self._wire.encode(event)
+        if frame is not None:
+            await self._transport.send(frame)

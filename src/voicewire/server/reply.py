@@ -26,7 +26,7 @@ from typing import Protocol
 
 from voicewire.engines.base import ChatMessage, EngineError, FloatAudio, ToolCall
 from voicewire.engines.registry import VoiceChoice
-from voicewire.protocol import AgentAudioDoneResponse, AgentStartedSpeakingResponse, ConversationTextResponse
+from voicewire.protocol.agent import AgentAudio, AgentAudioDone, AgentStartedSpeaking, ConversationText
 from voicewire.server.audio_io import OutputFormat, Pacer, SentenceEncoder
 from voicewire.server.clock import Clock
 from voicewire.server.metrics import TurnMetrics
@@ -240,7 +240,7 @@ class Reply:
             item = await self._frames.get()
             if isinstance(item, _Marker):
                 if segment_open and not self._interrupted:
-                    self._outbox.send(AgentAudioDoneResponse())
+                    self._outbox.send(AgentAudioDone())
                     segment_open = False
                     if item is _Marker.FINISH:
                         self.metrics.audio_done = self._clock.now()
@@ -253,7 +253,7 @@ class Reply:
                 continue
             if sentence is not current:
                 current = sentence
-                self._outbox.send(ConversationTextResponse(role="assistant", content=sentence.text))
+                self._outbox.send(ConversationText("assistant", sentence.text))
                 if not segment_open:
                     segment_open = True
                     self._open_segment(sentence)
@@ -271,7 +271,7 @@ class Reply:
             self.metrics.first_sentence = sentence.ready_at
             self.metrics.first_audio = audio_at
         self._outbox.send(
-            AgentStartedSpeakingResponse(
+            AgentStartedSpeaking(
                 total_latency=max(0.0, audio_at - self.origin),
                 tts_latency=max(0.0, audio_at - sentence.ready_at),
                 ttt_latency=max(0.0, sentence.ready_at - self.text_origin),
@@ -279,5 +279,5 @@ class Reply:
         )
         header = self._options.output.header()
         if header is not None:
-            self._outbox.send_bytes(header)
+            self._outbox.send(AgentAudio(header))
         self.listener.agent_started_speaking(self)

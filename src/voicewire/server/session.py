@@ -2,25 +2,29 @@
 
 States and what moves between them (each arrow is one method below):
 
-    AWAITING_SETTINGS --settings_applied--> LISTENING
+    AWAITING_SETTINGS --settings_applied--> LISTENING  (or THINKING: a greeting is spoken first)
     LISTENING / THINKING / SPEAKING / WAITING_FOR_FUNCTION --user_started_speaking--> USER_SPEAKING
         (a reply in flight is interrupted: its audio stops, its unsent text is forgotten)
     USER_SPEAKING --user_stopped_speaking--> THINKING      (STT, then the LLM)
     USER_SPEAKING --user_turn_discarded--> LISTENING       (too little speech: noise)
     LISTENING --inject / replay--> THINKING                (a given text is spoken)
+    LISTENING / THINKING / SPEAKING --user text--> THINKING (a user turn given as text; a reply is cut short)
     THINKING --function_calls_started--> WAITING_FOR_FUNCTION --function_calls_finished--> THINKING
     THINKING / WAITING_FOR_FUNCTION --agent_started_speaking--> SPEAKING
     SPEAKING --agent_audio_done--> THINKING / WAITING_FOR_FUNCTION (more to come) or LISTENING (final)
     THINKING / WAITING_FOR_FUNCTION --reply_finished--> LISTENING  (nothing to say, or a failure)
 
-Client messages and audio are handled synchronously as they arrive (`on_text`, `on_audio`), so a barge-in
-takes effect before the next frame is read. A reply runs as one task (`_run_reply`) whose audio stages live
-in `Reply`. Nothing a client sends may escape as an exception: each message is guarded and unexpected errors
-become `INTERNAL_SERVER_ERROR`, after which the session goes on.
+The session speaks voicewire's own vocabulary (`protocol.agent`): typed commands in (`handle`), typed events
+out (through the `Outbox`); the connection's wire format translates both, so nothing here knows a dialect.
+Commands are handled as they arrive, in order, so a barge-in takes effect before the next frame is read.
+A reply runs as one task (`_run_reply`) whose audio stages live in `Reply`. Nothing a client sends may escape
+as an exception: each command is guarded and unexpected errors become `INTERNAL_SERVER_ERROR`, after which
+the session goes on.
 
-Injection: accepted while LISTENING (spoken as its own reply) and while THINKING or WAITING_FOR_FUNCTION
-(spoken in order within the reply being prepared, e.g. "one moment" during a function call); refused with
-`InjectionRefused` while the user speaks or agent audio is in flight.
+Injected agent text: accepted while LISTENING (spoken as its own reply) and while THINKING or
+WAITING_FOR_FUNCTION (spoken in order within the reply being prepared, e.g. "one moment" during a function
+call); refused with `InjectionRefused` while the user speaks or agent audio is in flight. A user turn given
+as text replaces a reply in flight, as speech would, and is refused while the user speaks.
 
 A barge-in during STT, before the user's words reached the history, carries their audio into the next turn
 (they were not answered); if that next "turn" turns out to be noise, the carried utterance is answered alone.
@@ -35,57 +39,75 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, assert_never
 
 import numpy as np
 
-from voicewire.audio import UnsupportedAudioFormat
 from voicewire.engines.base import (
     ENGINE_SAMPLE_RATE,
     ChatMessage,
     EngineError,
     FloatAudio,
-    LanguageModel,
     SpeechToText,
+    ToolCall,
     Transcript,
 )
-from voicewire.engines.registry import EngineRegistry, UnknownModelError, VoiceChoice
-from voicewire.protocol import (
-    AgentKeepAlive,
-    ConversationTextResponse,
-    FunctionCallResponse,
-    InjectAgentMessageOptions,
-    InjectionRefusedResponse,
-    InstructionsUpdatedResponse,
-    KeytermsNotSupportedError,
-    Model,
-    ProtocolError,
-    SettingsAppliedResponse,
-    SettingsConfigurationOptions,
-    SpeakUpdatedResponse,
-    UnknownMessageTypeError,
-    UpdateInstructionsOptions,
-    UpdateSpeakOptions,
-    UserStartedSpeakingResponse,
-    WelcomeResponse,
-    decode_client_message,
+from voicewire.engines.registry import EngineRegistry, VoiceChoice
+from voicewire.protocol.agent import (
+    AgentSettings,
+    Command,
+    CommandError,
+    Configure,
+    ConversationText,
+    Error,
+    ErrorCode,
+    FunctionCallRecord,
+    FunctionResult,
+    HistoryAdded,
+    HistoryItem,
+    InjectAgentText,
+    InjectionRefused,
+    InjectUserText,
+    KeepAlive,
+    ListenUpdated,
+    PromptUpdated,
+    SettingsApplied,
+    SpeakUpdated,
+    ThinkUpdated,
+    UpdateListen,
+    UpdatePrompt,
+    UpdateSpeak,
+    UpdateThink,
+    UserAudio,
+    UserStartedSpeaking,
+    Warning,
+    WarningCode,
+    Welcome,
 )
-from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
-from voicewire.server.errors import ErrorCode, WarningCode, error, warning
+from voicewire.server.configuration import (
+    Pipeline,
+    SettingsRejected,
+    Thinker,
+    choose_thinker,
+    choose_voice,
+    configure,
+    prompt_limit_text,
+)
+from voicewire.server.early_audio import EarlyAudio
 from voicewire.server.functions import FunctionRunner
+from voicewire.server.idle import IdleWatchdog
 from voicewire.server.metrics import ReplyKind, TurnMetrics
-from voicewire.server.outbox import Outbox, Transport
-from voicewire.server.reply import Reply, ReplyOptions
+from voicewire.server.outbox import Outbox
+from voicewire.server.reply import Reply
 from voicewire.server.sentences import SentenceSplitter
 from voicewire.server.thinking import think
 from voicewire.server.turns import (
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
-    TurnDetector,
     TurnDiscarded,
     TurnEnded,
     TurnEvent,
@@ -94,9 +116,6 @@ from voicewire.server.turns import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer in one or two short sentences."
-#: What a 3.11 client sends for `context.messages` given as dicts: only the keys survived (protocol.md §1.8).
-_CORRUPTED_CONTEXT_PAIR = ("role", "content")
-_CONTEXT_ROLES = ("user", "assistant")
 
 
 class State(enum.Enum):
@@ -108,18 +127,12 @@ class State(enum.Enum):
     WAITING_FOR_FUNCTION = "waiting_for_function"
 
 
-class _SettingsRejected(Exception):
-    def __init__(self, code: ErrorCode, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-
-
 class Session:
     def __init__(
         self,
         config: ServerConfig,
         engines: EngineRegistry,
-        transport: Transport,
+        outbox: Outbox,
         *,
         clock: Clock | None = None,
         session_id: str | None = None,
@@ -134,7 +147,7 @@ class Session:
         self._config = config
         self._engines = engines
         self._clock = clock or MonotonicClock()
-        self._outbox = Outbox(transport)
+        self._outbox = outbox
         self._functions = FunctionRunner(
             allowlist=config.function_call_allowlist,
             timeout=config.function_call_timeout_s,
@@ -143,19 +156,12 @@ class Session:
             clock=self._clock,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._last_activity = self._clock.now()
-        self._early_audio: collections.deque[bytes] = collections.deque()
-        self._early_bytes = 0
+        self._idle = IdleWatchdog(self._clock, config.idle_timeout_s, self._on_idle)
+        self._early_audio = EarlyAudio(config.pre_settings_audio_bytes)
         self._early_overflowed = False
-        # Set by the settings:
-        self._decoder: InputDecoder | None = None
-        self._detector: TurnDetector | None = None
-        self._reply_options: ReplyOptions | None = None
-        self._stt: SpeechToText | None = None
-        self._llm: LanguageModel | None = None
-        self._llm_model: str | None = None
-        self._voice: VoiceChoice | None = None
-        self._keyterms: tuple[str, ...] = ()
+        #: Set by the settings.
+        self._pipeline: Pipeline | None = None
+        self._send_history = False
         # The turn in progress:
         self._speech_started_at: float | None = None
         self._reply: Reply | None = None
@@ -168,9 +174,9 @@ class Session:
 
     def start(self) -> None:
         """Greet the client and start the writer and the idle watchdog."""
-        self._outbox.send(WelcomeResponse(session_id=self.id))
+        self._outbox.send(Welcome(self.id))
         self._spawn(self._outbox.run())
-        self._spawn(self._watch_idle())
+        self._spawn(self._idle.run())
 
     async def aclose(self) -> None:
         """Cancel everything the session runs; safe to call more than once."""
@@ -181,112 +187,105 @@ class Session:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._functions.aclose()
+        await self._release_thinker()
 
     # -- input ---------------------------------------------------------------------------------------------
 
-    async def receive(self, message: str | bytes) -> None:
-        """Handle one client message. The connection awaits each one, so messages take effect in order."""
-        if isinstance(message, str):
-            self.on_text(message)
-            if self._early_audio and self._detector is not None:
-                await self._replay_early_audio()
-        else:
-            await self.on_audio(message)
-
-    def on_text(self, text: str) -> None:
-        self._last_activity = self._clock.now()
+    async def handle(self, command: Command) -> None:
+        """Handle one client command. The connection awaits each one, so commands take effect in order."""
+        self._idle.touch()
         try:
-            self._handle_text(text)
+            await self._handle(command)
         except Exception:
-            logger.exception("session %s: unexpected error handling a message", self.id)
+            logger.exception("session %s: unexpected error handling %s", self.id, type(command).__name__)
             self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to handle the last message")
 
-    async def on_audio(self, data: bytes) -> None:
-        self._last_activity = self._clock.now()
-        try:
-            await self._handle_audio(data)
-        except Exception:
-            logger.exception("session %s: unexpected error handling audio", self.id)
-            self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to process the last audio frame")
+    def reject(self, problem: CommandError) -> None:
+        """A client frame that could not be read: the client is told, and the session goes on."""
+        self._idle.touch()
+        self._error(problem.code, problem.description)
 
-    def _handle_text(self, text: str) -> None:
-        size = len(text.encode("utf-8"))
-        if size > self._config.max_text_frame_bytes:
-            self._error(
-                ErrorCode.UNPARSABLE_CLIENT_MESSAGE,
-                f"Text message of {size} bytes ignored (limit: {self._config.max_text_frame_bytes} bytes)",
-            )
-            return
-        try:
-            message = decode_client_message(text)
-        except UnknownMessageTypeError as exc:
-            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, str(exc))
-            return
-        except ProtocolError as exc:
-            settings = exc.message_type == "SettingsConfiguration"
-            code = ErrorCode.INVALID_SETTINGS if settings else ErrorCode.UNPARSABLE_CLIENT_MESSAGE
-            self._error(code, str(exc))
-            return
-        self._dispatch(message)
-
-    def _dispatch(self, message: Model) -> None:
-        if isinstance(message, SettingsConfigurationOptions):
-            self._apply_settings(message)
-        elif isinstance(message, AgentKeepAlive):
-            pass
-        elif self.state is State.AWAITING_SETTINGS:
+    async def _handle(self, command: Command) -> None:
+        pipeline = self._pipeline
+        if pipeline is None and not isinstance(command, Configure | KeepAlive | UserAudio):
             self._error(
                 ErrorCode.NON_SETTINGS_MESSAGE_BEFORE_SETTINGS,
-                f"{type(message).__name__} arrived before SettingsConfiguration; send the settings first",
+                f"{type(command).__name__} arrived before the settings; send the settings first",
             )
-        elif isinstance(message, UpdateInstructionsOptions):
-            instructions = f"{self.instructions}\n{message.instructions}".strip()
-            if self._instructions_too_long(instructions):
-                return
-            self.instructions = instructions
-            self._outbox.send(InstructionsUpdatedResponse())
-        elif isinstance(message, UpdateSpeakOptions):
-            self._update_speak(message.model)
-        elif isinstance(message, InjectAgentMessageOptions):
-            self._inject(message.message)
-        elif isinstance(message, FunctionCallResponse):
-            self._function_call_response(message)
-
-    async def _handle_audio(self, data: bytes) -> None:
-        if self._decoder is None or self._detector is None:
-            self._buffer_early_audio(data)
             return
-        events = await self._detector.push(self._decoder.feed(data))
+        match command:
+            case UserAudio(data):
+                await self._audio(data)
+            case Configure(settings):
+                self._apply_settings(settings)
+                if self._early_audio and self._pipeline is not None:
+                    for frame in self._early_audio.take():
+                        await self.handle(UserAudio(frame))
+            case KeepAlive():
+                pass
+            case UpdatePrompt(text):
+                self._update_prompt(f"{self.instructions}\n{text}".strip())
+            case UpdateSpeak(providers):
+                assert pipeline is not None
+                try:
+                    pipeline.voice = choose_voice(providers, self._engines)
+                except SettingsRejected as exc:
+                    self._error(exc.code, f"{exc.description}; the voice was not changed")
+                    return
+                self._outbox.send(SpeakUpdated())
+            case UpdateThink(think_settings):
+                assert pipeline is not None
+                try:
+                    thinker = choose_thinker(think_settings.providers, self._engines, self._config)
+                except SettingsRejected as exc:
+                    self._error(exc.code, f"{exc.description}; think was not changed")
+                    return
+                if think_settings.prompt is not None and not self._update_prompt(think_settings.prompt):
+                    return
+                await self._release_thinker()
+                pipeline.thinker = thinker
+                self._functions.set_functions(think_settings.functions)
+                self._outbox.send(ThinkUpdated())
+            case UpdateListen(listen):
+                assert pipeline is not None
+                pipeline.stt = self._engines.stt_for(listen.model)
+                pipeline.keyterms = listen.keyterms
+                self._outbox.send(ListenUpdated())
+            case InjectAgentText(text):
+                self._inject(text)
+            case InjectUserText(text):
+                self._user_text(text)
+            case FunctionResult(call_id, content):
+                if not self._functions.resolve(call_id, content):
+                    self._error(
+                        ErrorCode.UNKNOWN_FUNCTION_CALL_ID,
+                        f"No function call with id {call_id!r} is waiting for a response",
+                    )
+            case _:
+                assert_never(command)
+
+    async def _audio(self, data: bytes) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            if self._early_audio.add(data) and not self._early_overflowed:
+                self._early_overflowed = True
+                self._outbox.send(
+                    Warning(
+                        WarningCode.AUDIO_BUFFER_OVERFLOW,
+                        f"Over {self._early_audio.limit} bytes of audio arrived before the settings; "
+                        "the oldest was dropped",
+                    )
+                )
+            return
+        events = await pipeline.detector.push(pipeline.decoder.feed(data))
         now = self._clock.now()
         for event in events:
             self._on_turn_event(event, now)
 
-    def _buffer_early_audio(self, data: bytes) -> None:
-        """Keep audio sent before the settings (the 3.11 microphone may start first), within a bound."""
-        self._early_audio.append(data)
-        self._early_bytes += len(data)
-        limit = self._config.pre_settings_audio_bytes
-        while self._early_bytes > limit and self._early_audio:
-            self._early_bytes -= len(self._early_audio.popleft())
-            if not self._early_overflowed:
-                self._early_overflowed = True
-                self._outbox.send(
-                    warning(
-                        WarningCode.AUDIO_BUFFER_OVERFLOW,
-                        f"Over {limit} bytes of audio arrived before the settings; the oldest was dropped",
-                    )
-                )
-
-    async def _replay_early_audio(self) -> None:
-        """Audio that arrived before the settings, in its order, once the settings say how to decode it."""
-        early, self._early_audio, self._early_bytes = self._early_audio, collections.deque(), 0
-        for chunk in early:
-            await self.on_audio(chunk)
-
     def _time_at(self, position: int, now: float) -> float:
         """The clock time at which sample `position` arrived, given that the latest one arrived `now`."""
-        assert self._detector is not None
-        return now - (self._detector.position - position) / ENGINE_SAMPLE_RATE
+        assert self._pipeline is not None
+        return now - (self._pipeline.detector.position - position) / ENGINE_SAMPLE_RATE
 
     def _on_turn_event(self, event: TurnEvent, now: float) -> None:
         if isinstance(event, SpeechStarted):
@@ -302,82 +301,44 @@ class Session:
 
     # -- settings and mid-conversation updates -------------------------------------------------------------
 
-    def _apply_settings(self, settings: SettingsConfigurationOptions) -> None:
-        if self.state is not State.AWAITING_SETTINGS:
+    def _apply_settings(self, settings: AgentSettings) -> None:
+        if self._pipeline is not None:
             self._error(ErrorCode.SETTINGS_ALREADY_APPLIED, "Settings were already applied to this session")
             return
         try:
-            self._configure(settings)
-        except _SettingsRejected as exc:
-            self._error(exc.code, str(exc))
+            pipeline = configure(settings, self._engines, self._config)
+        except SettingsRejected as exc:
+            self._error(exc.code, exc.description)
             return
-        self._outbox.send(SettingsAppliedResponse())
-        self.settings_applied()
-        context = settings.context
-        if context is not None and context.replay and self.history and self.history[-1].role == "assistant":
-            self._speak("replay", self.history[-1].content, record=False)
-
-    def _configure(self, settings: SettingsConfigurationOptions) -> None:
-        """Check everything first, then commit, so rejected settings leave the session untouched."""
-        agent = settings.agent
-        try:
-            settings.check()
-            input_format = InputFormat.from_settings(settings.audio.input)
-            output_format = OutputFormat.from_settings(settings.audio.output)
-        except KeytermsNotSupportedError as exc:
-            raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, str(exc)) from exc
-        except UnsupportedAudioFormat as exc:
-            raise _SettingsRejected(
-                ErrorCode.USER_AUDIO_FORMAT, f"Audio format not supported: {exc}"
-            ) from exc
-        try:
-            voice = self._engines.voice_for(agent.speak.model)
-        except UnknownModelError as exc:
-            raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, str(exc)) from exc
-        if agent.think.instructions and self._instructions_too_long(agent.think.instructions):
-            raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, self._instructions_limit_text())
-        history = _context_history(settings)
-        self._decoder = InputDecoder(input_format)
-        self._detector = TurnDetector(self._engines.new_vad(), self._config.turns)
-        self._reply_options = ReplyOptions(
-            output_format, self._config.output_pacing, self._config.output_chunk_ms
+        self._pipeline = pipeline
+        self._send_history = settings.history
+        if settings.think.prompt:
+            self.instructions = settings.think.prompt
+        self._functions.set_functions(settings.think.functions)
+        self.history = list(_chat_messages(settings.context))
+        self._outbox.send(SettingsApplied())
+        for notice in pipeline.warnings:
+            self._outbox.send(notice)
+        self._to(State.LISTENING)
+        logger.info(
+            "session %s: configured (voice %s, %d functions)",
+            self.id,
+            pipeline.voice.voice,
+            len(settings.think.functions),
         )
-        self._stt = self._engines.stt_for(agent.listen.model)
-        self._keyterms = tuple(agent.listen.keyterms or ())
-        self._llm = self._engines.llm_for(agent.think.provider.type, agent.think.model)
-        self._llm_model = agent.think.model
-        self._voice = voice
-        if agent.think.instructions:
-            self.instructions = agent.think.instructions
-        self._functions.set_functions(agent.think.functions or [])
-        self.history = history
+        if settings.replay and self.history and self.history[-1].role == "assistant":
+            self._speak("replay", self.history[-1].content, record=False)
+        elif settings.greeting:
+            self._speak("greeting", settings.greeting, record=True)
 
-    def _instructions_too_long(self, instructions: str) -> bool:
+    def _update_prompt(self, prompt: str) -> bool:
         """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""
-        if len(instructions.encode("utf-8")) <= self._config.max_instructions_bytes:
+        if len(prompt.encode("utf-8")) > self._config.max_instructions_bytes:
+            self._error(ErrorCode.INVALID_SETTINGS, prompt_limit_text(self._config))
             return False
-        if self.state is not State.AWAITING_SETTINGS:
-            self._error(ErrorCode.INVALID_SETTINGS, self._instructions_limit_text())
+        self.instructions = prompt
+        self._outbox.send(PromptUpdated())
         return True
-
-    def _instructions_limit_text(self) -> str:
-        limit = self._config.max_instructions_bytes
-        return f"Instructions would exceed {limit} bytes; they were left unchanged"
-
-    def _update_speak(self, model: str) -> None:
-        try:
-            self._voice = self._engines.voice_for(model or None)
-        except UnknownModelError as exc:
-            self._error(ErrorCode.INVALID_SETTINGS, f"{exc}; the voice was not changed")
-            return
-        self._outbox.send(SpeakUpdatedResponse())
-
-    def _function_call_response(self, message: FunctionCallResponse) -> None:
-        if not self._functions.resolve(message.function_call_id, message.output):
-            self._error(
-                ErrorCode.UNKNOWN_FUNCTION_CALL_ID,
-                f"No function call with id {message.function_call_id!r} is waiting for a response",
-            )
 
     def _inject(self, text: str) -> None:
         if not text.strip():
@@ -392,7 +353,23 @@ class Session:
             for sentence in _sentences(text):
                 self._reply.say(sentence)
         else:
-            self._outbox.send(InjectionRefusedResponse())
+            speaker = "user" if self.state is State.USER_SPEAKING else "agent"
+            self._outbox.send(InjectionRefused(f"The {speaker} is speaking; try again when they stop"))
+
+    def _user_text(self, text: str) -> None:
+        """A user turn given as text: answered like a transcript (see the module docstring)."""
+        if not text.strip():
+            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, "InjectUserMessage.content is empty")
+            return
+        if self.state is State.USER_SPEAKING:
+            self._outbox.send(InjectionRefused("The user is speaking; try again when they stop"))
+            return
+        if self._reply is not None:
+            self._interrupt_reply()
+        now = self._clock.now()
+        reply = self._new_reply(TurnMetrics("text", transcript_ready=now, transcript=text), origin=now)
+        self._to(State.THINKING)
+        self._start_reply(reply, functools.partial(self._answer_text, reply, text.strip()))
 
     # -- transitions -------------------------------------------------------------------------------------
 
@@ -401,11 +378,8 @@ class Session:
             logger.debug("session %s: %s -> %s", self.id, self.state.value, state.value)
             self.state = state
 
-    def settings_applied(self) -> None:
-        self._to(State.LISTENING)
-
     def user_started_speaking(self, at: float) -> None:
-        self._outbox.send(UserStartedSpeakingResponse())
+        self._outbox.send(UserStartedSpeaking())
         self._speech_started_at = at
         if self._reply is not None:
             self._interrupt_reply()
@@ -413,9 +387,9 @@ class Session:
 
     def user_paused(self, utterance: FloatAudio) -> None:
         """Speculative STT: transcribe what the turn will be if the user stays silent."""
-        if self._config.turns.speculative_stt and self._carry is None and self._stt is not None:
+        if self._config.turns.speculative_stt and self._carry is None and self._pipeline is not None:
             self._cancel_speculative()
-            self._speculative = self._spawn(self._speculate(self._stt, utterance))
+            self._speculative = self._spawn(self._speculate(self._pipeline.stt, utterance))
 
     def user_stopped_speaking(self, utterance: FloatAudio, speech_end: float) -> None:
         speculative, self._speculative = self._speculative, None
@@ -485,22 +459,22 @@ class Session:
     # -- replies -------------------------------------------------------------------------------------------
 
     def _new_reply(self, metrics: TurnMetrics, *, origin: float, record: bool = True) -> Reply:
-        assert self._reply_options is not None
+        assert self._pipeline is not None
         self.metrics.append(metrics)
         return Reply(
             metrics,
             origin=origin,
             clock=self._clock,
             outbox=self._outbox,
-            options=self._reply_options,
+            options=self._pipeline.reply_options,
             voice=self._current_voice,
             listener=self,
             record=record,
         )
 
     def _current_voice(self) -> VoiceChoice:
-        assert self._voice is not None
-        return self._voice
+        assert self._pipeline is not None
+        return self._pipeline.voice
 
     def _start_reply(self, reply: Reply, body: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """`body` is a factory, not a coroutine: a task cancelled before it starts must not leak one."""
@@ -546,7 +520,13 @@ class Session:
         """Add what the client received to the history, once."""
         if not reply.committed:
             reply.committed = True
-            self.history.extend(reply.history())
+            self._remember(reply.history())
+
+    def _remember(self, messages: list[ChatMessage]) -> None:
+        self.history.extend(messages)
+        if self._send_history:
+            for item in _history_items(messages, self._functions.client_side):
+                self._outbox.send(HistoryAdded(item))
 
     async def _answer_user(
         self,
@@ -554,13 +534,14 @@ class Session:
         utterance: FloatAudio,
         speculative: asyncio.Task[Transcript | None] | None,
     ) -> None:
-        assert self._stt is not None and self._llm is not None
+        assert self._pipeline is not None
+        pipeline = self._pipeline
         async with reply.running():
             try:
                 transcript = await speculative if speculative is not None else None
                 reply.metrics.speculative_stt_used = transcript is not None
                 if transcript is None:
-                    transcript = await self._stt.transcribe(utterance, keyterms=self._keyterms)
+                    transcript = await pipeline.stt.transcribe(utterance, keyterms=pipeline.keyterms)
             except EngineError as exc:
                 self._error(ErrorCode.INTERNAL_SERVER_ERROR, f"Speech recognition failed: {exc}")
                 return
@@ -574,28 +555,39 @@ class Session:
             if not text:
                 return
             reply.text_origin = now
-            reply.transcript_committed = True
-            self._outbox.send(ConversationTextResponse(role="user", content=text))
-            self.history.append(ChatMessage("user", text))
-            messages = [ChatMessage("system", self.instructions), *self.history]
-            try:
-                await think(
-                    reply,
-                    llm=self._llm,
-                    model=self._llm_model,
-                    messages=messages,
-                    tools=self._functions.tools,
-                    functions=self._functions,
-                    clock=self._clock,
-                    max_rounds=self._config.max_tool_rounds,
-                )
-            except EngineError as exc:
-                self._error(ErrorCode.THINK_REQUEST_FAILED, f"The language model failed: {exc}")
+            await self._respond(reply, text, pipeline.thinker)
+
+    async def _answer_text(self, reply: Reply, text: str) -> None:
+        assert self._pipeline is not None
+        async with reply.running():
+            await self._respond(reply, text, self._pipeline.thinker)
+
+    async def _respond(self, reply: Reply, text: str, thinker: Thinker) -> None:
+        """The user said `text`: into the history, then the LLM's answer into `reply`."""
+        reply.transcript_committed = True
+        self._outbox.send(ConversationText("user", text))
+        self._remember([ChatMessage("user", text)])
+        logger.info("session %s: user turn (%d characters)", self.id, len(text))
+        messages = [ChatMessage("system", self.instructions), *self.history]
+        try:
+            await think(
+                reply,
+                llm=thinker.llm,
+                model=thinker.model,
+                messages=messages,
+                tools=self._functions.tools,
+                functions=self._functions,
+                clock=self._clock,
+                max_rounds=self._config.max_tool_rounds,
+            )
+        except EngineError as exc:
+            self._error(ErrorCode.THINK_REQUEST_FAILED, f"The language model failed: {exc}")
 
     async def _speculate(self, stt: SpeechToText, utterance: FloatAudio) -> Transcript | None:
         """A transcript that may be thrown away; a failure just means STT runs again at the end of turn."""
+        assert self._pipeline is not None
         try:
-            return await stt.transcribe(utterance, keyterms=self._keyterms)
+            return await stt.transcribe(utterance, keyterms=self._pipeline.keyterms)
         except EngineError as exc:
             logger.debug("session %s: speculative STT failed: %s", self.id, exc)
             return None
@@ -605,11 +597,19 @@ class Session:
             self._speculative.cancel()
             self._speculative = None
 
+    async def _release_thinker(self) -> None:
+        """Close an LLM engine made for this session (a client's own endpoint)."""
+        thinker = self._pipeline.thinker if self._pipeline is not None else None
+        if thinker is not None and thinker.owned:
+            close = getattr(thinker.llm, "aclose", None)
+            if close is not None:
+                await close()
+
     # -- plumbing ------------------------------------------------------------------------------------------
 
     def _error(self, code: ErrorCode, description: str) -> None:
         logger.info("session %s: %s: %s", self.id, code.value, description)
-        self._outbox.send(error(code, description))
+        self._outbox.send(Error(code, description))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coroutine)
@@ -617,34 +617,41 @@ class Session:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _watch_idle(self) -> None:
-        timeout = self._config.idle_timeout_s
-        while True:
-            remaining = self._last_activity + timeout - self._clock.now()
-            if remaining <= 0:
-                self._error(
-                    ErrorCode.CLIENT_MESSAGE_TIMEOUT,
-                    f"No audio or message for {timeout:g} s; send KeepAlive while there is no audio",
-                )
-                self._outbox.close(1000, "idle timeout")
-                return
-            await self._clock.sleep(remaining)
+    def _on_idle(self) -> None:
+        self._error(
+            ErrorCode.CLIENT_MESSAGE_TIMEOUT,
+            f"No audio or message for {self._idle.timeout:g} s; send KeepAlive while there is no audio",
+        )
+        self._outbox.close(1000, "idle timeout")
 
 
-def _context_history(settings: SettingsConfigurationOptions) -> list[ChatMessage]:
-    if settings.context is None:
-        return []
-    history: list[ChatMessage] = []
-    for role, content in settings.context.turns():
-        if (role, content) == _CORRUPTED_CONTEXT_PAIR:
-            logger.debug("skipping a context message corrupted by deepgram-sdk 3.11")
+def _chat_messages(items: Iterable[HistoryItem]) -> Iterable[ChatMessage]:
+    """Restored history as the LLM reads it: function calls become an assistant tool call and its results."""
+    for item in items:
+        if not item.function_calls:
+            yield ChatMessage("user" if item.role == "user" else "assistant", item.content)
             continue
-        if role not in _CONTEXT_ROLES:
-            raise _SettingsRejected(
-                ErrorCode.INVALID_SETTINGS, f"context.messages: unknown role {role!r} (use user or assistant)"
+        calls = [ToolCall(c.id, c.name, c.arguments) for c in item.function_calls]
+        yield ChatMessage("assistant", "", tool_calls=calls)
+        for record in item.function_calls:
+            yield ChatMessage("tool", record.response, tool_call_id=record.id)
+
+
+def _history_items(messages: list[ChatMessage], client_side: Callable[[str], bool]) -> Iterable[HistoryItem]:
+    """The inverse of `_chat_messages`, for `History` events."""
+    results = {m.tool_call_id: m.content for m in messages if m.role == "tool"}
+    for message in messages:
+        if message.role == "tool":
+            continue
+        if message.content:
+            yield HistoryItem(message.role, message.content)
+        if message.tool_calls:
+            yield HistoryItem(
+                function_calls=tuple(
+                    FunctionCallRecord(c.id, c.name, c.arguments, results.get(c.id, ""), client_side(c.name))
+                    for c in message.tool_calls
+                )
             )
-        history.append(ChatMessage("user" if role == "user" else "assistant", content))
-    return history
 
 
 def _sentences(text: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.server.net import client, fast_config, fast_registry, receive, receive_until, running, speak, types
+from tests.server.timeline import V1_SETTINGS
 from voicewire.engines.scripted import ScriptedLlm, ScriptedTts
 from voicewire.protocol import SettingsConfigurationOptions
 from voicewire.server import AgentServer, ConfigError
@@ -70,6 +72,32 @@ async def test_a_whole_conversation_over_a_socket_with_settings_sent_before_welc
         assert metrics["turns"][-1]["kind"] == "user"
         assert "transcript" not in metrics["turns"][-1]
         assert metrics["turns"][-1]["total_latency"] == pytest.approx(started["total_latency"])
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/agent/converse", "/v1/agent", "/v1/agent/converse?mip_opt_out=true&x=1"]
+)
+async def test_the_v1_paths_speak_v1(path: str) -> None:
+    async with running() as server, client(server.url.replace("/agent", path)) as ws:
+        welcome = await receive(ws)
+        assert isinstance(welcome, dict) and set(welcome) == {"type", "request_id"}
+        await ws.send(json.dumps({"type": "SettingsConfiguration"}))
+        error = await receive(ws)
+        assert isinstance(error, dict) and error["type"] == "Error" and "/agent" in error["description"]
+        await ws.send(json.dumps(V1_SETTINGS))
+        assert await receive(ws) == {"type": "SettingsApplied"}
+        await speak(ws)
+        seen = await receive_until(ws, "AgentAudioDone")
+        assert types(seen)[:3] == ["UserStartedSpeaking", "ConversationText", "History"]
+
+
+async def test_v1_settings_on_the_early_access_path_name_the_v1_path() -> None:
+    async with running() as server, client(server.url) as ws:
+        await receive(ws)
+        await ws.send(json.dumps(V1_SETTINGS))
+        error = await receive(ws)
+        assert isinstance(error, dict) and "/v1/agent/converse" in error["description"]
+        assert error["code"] == "UNPARSABLE_CLIENT_MESSAGE"
 
 
 class TestAuthentication:

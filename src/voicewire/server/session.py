@@ -224,7 +224,10 @@ class Session:
             case KeepAlive():
                 pass
             case UpdatePrompt(text):
-                self._update_prompt(f"{self.instructions}\n{text}".strip())
+                prompt = f"{self.instructions}\n{text}".strip()
+                if self._prompt_fits(prompt):
+                    self.instructions = prompt
+                    self._outbox.send(PromptUpdated())
             case UpdateSpeak(providers):
                 assert pipeline is not None
                 try:
@@ -240,8 +243,10 @@ class Session:
                 except SettingsRejected as exc:
                     self._error(exc.code, f"{exc.description}; think was not changed")
                     return
-                if think_settings.prompt is not None and not self._update_prompt(think_settings.prompt):
+                prompt = think_settings.prompt
+                if prompt is not None and not self._prompt_fits(prompt):
                     return
+                self.instructions = prompt or self.instructions
                 await self._release_thinker()
                 pipeline.thinker = thinker
                 self._functions.set_functions(think_settings.functions)
@@ -331,13 +336,11 @@ class Session:
         elif settings.greeting:
             self._speak("greeting", settings.greeting, record=True)
 
-    def _update_prompt(self, prompt: str) -> bool:
+    def _prompt_fits(self, prompt: str) -> bool:
         """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""
         if len(prompt.encode("utf-8")) > self._config.max_instructions_bytes:
             self._error(ErrorCode.INVALID_SETTINGS, prompt_limit_text(self._config))
             return False
-        self.instructions = prompt
-        self._outbox.send(PromptUpdated())
         return True
 
     def _inject(self, text: str) -> None:

@@ -74,6 +74,7 @@ from voicewire.protocol.agent import (
     PromptUpdated,
     SettingsApplied,
     SpeakUpdated,
+    ThinkSettings,
     ThinkUpdated,
     UpdateListen,
     UpdatePrompt,
@@ -237,20 +238,7 @@ class Session:
                     return
                 self._outbox.send(SpeakUpdated())
             case UpdateThink(think_settings):
-                assert pipeline is not None
-                try:
-                    thinker = choose_thinker(think_settings.providers, self._engines, self._config)
-                except SettingsRejected as exc:
-                    self._error(exc.code, f"{exc.description}; think was not changed")
-                    return
-                prompt = think_settings.prompt
-                if prompt is not None and not self._prompt_fits(prompt):
-                    return
-                self.instructions = prompt or self.instructions
-                await self._release_thinker()
-                pipeline.thinker = thinker
-                self._functions.set_functions(think_settings.functions)
-                self._outbox.send(ThinkUpdated())
+                await self._update_think(think_settings)
             case UpdateListen(listen):
                 assert pipeline is not None
                 pipeline.stt = self._engines.stt_for(listen.model)
@@ -335,6 +323,21 @@ class Session:
             self._speak("replay", self.history[-1].content, record=False)
         elif settings.greeting:
             self._speak("greeting", settings.greeting, record=True)
+
+    async def _update_think(self, think: ThinkSettings) -> None:
+        assert self._pipeline is not None
+        if think.prompt is not None and not self._prompt_fits(think.prompt):
+            return
+        try:
+            thinker = choose_thinker(think.providers, self._engines, self._config)
+        except SettingsRejected as exc:
+            self._error(exc.code, f"{exc.description}; think was not changed")
+            return
+        await self._release_thinker()
+        self._pipeline.thinker = thinker
+        self.instructions = think.prompt or self.instructions
+        self._functions.set_functions(think.functions)
+        self._outbox.send(ThinkUpdated())
 
     def _prompt_fits(self, prompt: str) -> bool:
         """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""

@@ -19,15 +19,10 @@ from voicewire.client import (
 )
 from voicewire.client._core import (
     KEEPALIVE_INTERVAL,
-    KEEPALIVE_MESSAGE,
     Behaviour,
     ClientCore,
     devices_from,
-    function_call_response_message,
-    inject_message,
-    instructions_message,
     settings_from,
-    speak_message,
 )
 from voicewire.protocol import (
     FunctionCallResponse,
@@ -66,13 +61,14 @@ def test_settings_errors_are_voicewire_errors() -> None:
 
 
 def test_messages_are_compact_json_of_the_protocol_classes() -> None:
-    assert KEEPALIVE_MESSAGE == '{"type":"KeepAlive"}'
-    assert json.loads(instructions_message("Be brief")) == {
+    core = _core()
+    assert core._keep_alive_text() == '{"type":"KeepAlive"}'
+    assert json.loads(core._instructions_text("Be brief")) == {
         "type": "UpdateInstructions",
         "instructions": "Be brief",
     }
-    assert json.loads(speak_message("aura-x")) == {"type": "UpdateSpeak", "model": "aura-x"}
-    assert json.loads(inject_message("Hi")) == {"type": "InjectAgentMessage", "message": "Hi"}
+    assert json.loads(core._speak_text("aura-x")) == {"type": "UpdateSpeak", "model": "aura-x"}
+    assert json.loads(core._inject_text("Hi")) == {"type": "InjectAgentMessage", "message": "Hi"}
 
 
 @pytest.mark.parametrize(
@@ -85,7 +81,7 @@ def test_messages_are_compact_json_of_the_protocol_classes() -> None:
     ],
 )
 def test_function_call_response_message(args: tuple[Any, ...], output: str) -> None:
-    message = json.loads(function_call_response_message(*args))
+    message = json.loads(_core()._function_call_response_text(*args))
     assert message == {"type": "FunctionCallResponse", "function_call_id": "call-1", "output": output}
 
 
@@ -96,18 +92,18 @@ def _core(**options: Any) -> ClientCore:
 def test_decode_routes_frames_to_events_and_keywords() -> None:
     core = _core()
     core._kwargs = {"tag": 7}
-    event, payload = core._decode('{"type": "Welcome", "session_id": "s"}')
+    ((event, payload),) = core._decode('{"type": "Welcome", "session_id": "s"}')
     assert event is Events.Welcome
     assert payload["welcome"].session_id == "s" and payload["tag"] == 7
-    assert core._decode('{"type": "InstructionsUpdated"}')[0] is Events.InstructionsUpdated
-    assert core._decode('{"type": "SpeakUpdated"}')[0] is Events.SpeakUpdated
-    event, payload = core._decode('{"type": "Warning", "code": "C", "description": "d"}')
+    assert core._decode('{"type": "InstructionsUpdated"}')[0][0] is Events.InstructionsUpdated
+    assert core._decode('{"type": "SpeakUpdated"}')[0][0] is Events.SpeakUpdated
+    ((event, payload),) = core._decode('{"type": "Warning", "code": "C", "description": "d"}')
     assert event is Events.Warning and payload["warning"].code == "C"
 
 
 @pytest.mark.parametrize("wire", ['{"type": "Open"}', '{"type": "Close"}', '{"type": "Brand new"}', "{}"])
 def test_client_side_and_unknown_types_are_unhandled(wire: str) -> None:
-    event, payload = _core()._decode(wire)
+    ((event, payload),) = _core()._decode(wire)
     assert event is Events.Unhandled
     assert payload["unhandled"].raw == wire
     assert payload["unhandled"].type == "Unhandled"

@@ -11,12 +11,21 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosed
 
 from voicewire.client.devices import CHANNELS, PLAYBACK_DELTA, RATE, Microphone, Speaker
+from voicewire.client.dialects import EarlyAccessWire, wire_for
 from voicewire.client.errors import KeytermsError, SettingsError, VoicewireError
-from voicewire.client.options import ClientOptions, parse_bool, set_log_level, websocket_url, with_query
+from voicewire.client.options import (
+    DEFAULT_PATH,
+    ClientOptions,
+    parse_bool,
+    set_log_level,
+    websocket_url,
+    with_query,
+)
 from voicewire.protocol import (
     AgentKeepAlive,
     AgentWebSocketEvents,
@@ -28,8 +37,6 @@ from voicewire.protocol import (
     SettingsConfigurationOptions,
     UpdateInstructionsOptions,
     UpdateSpeakOptions,
-    decode_server_message,
-    encode,
 )
 
 Events = AgentWebSocketEvents
@@ -42,7 +49,6 @@ SettingsLike = SettingsConfigurationOptions | Mapping[str, Any] | str | bytes
 KEEPALIVE_INTERVAL = 5.0
 #: How long `finish()` waits for the server to answer the close handshake.
 CLOSE_TIMEOUT = 0.5
-KEEPALIVE_MESSAGE = encode(AgentKeepAlive())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,26 +123,6 @@ def settings_from(options: object) -> SettingsConfigurationOptions:
     return settings
 
 
-def function_call_response_message(function_call_id: str | FunctionCallResponse, output: object = "") -> str:
-    """The reply to a FunctionCallRequest; non-text output is sent as JSON text, as the protocol expects."""
-    if isinstance(function_call_id, FunctionCallResponse):
-        return encode(function_call_id)
-    text = output if isinstance(output, str) else json.dumps(output)
-    return encode(FunctionCallResponse(function_call_id=function_call_id, output=text))
-
-
-def instructions_message(instructions: str) -> str:
-    return encode(UpdateInstructionsOptions(instructions=instructions))
-
-
-def speak_message(model: str) -> str:
-    return encode(UpdateSpeakOptions(model=model))
-
-
-def inject_message(message: str) -> str:
-    return encode(InjectAgentMessageOptions(message=message))
-
-
 def devices_from(
     options: Mapping[str, Any], microphone: Microphone | None, speaker: Speaker | None
 ) -> tuple[Microphone | None, Speaker | None]:
@@ -186,6 +172,7 @@ class ClientCore:
         self._kwargs: dict[str, Any] = {}
         self._settings: SettingsConfigurationOptions | None = None
         self._behaviour = Behaviour.from_options(self._config.options)
+        self._wire: EarlyAccessWire = wire_for(self._config.options.get("dialect"))
         self._microphone, self._speaker = devices_from(self._config.options, microphone, speaker)
         if self._speaker is not None:
             self._attach_speaker(self._speaker)
@@ -225,19 +212,44 @@ class ClientCore:
         if members:
             self.__dict__.update(members)
         self._settings = settings_from(options)
+        self._wire = wire_for(self._config.options.get("dialect"))
         try:
-            settings_text = encode(self._settings)
+            settings_text = self._wire.settings(self._settings)
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"Settings cannot be written as JSON: {exc}") from exc
         self._kwargs = kwargs
         self._behaviour = Behaviour.from_options(self._config.options)
-        url = with_query(websocket_url(self._websocket_url), addons)
+        url = websocket_url(self._websocket_url)
+        parts = urlsplit(url)
+        if parts.path == DEFAULT_PATH:  # the default path is the early-access one
+            url = urlunsplit(parts._replace(path=self._wire.path))
+        url = with_query(url, addons)
         return Plan(url=url, headers={**self._config.headers, **(headers or {})}, settings=settings_text)
 
-    def _decode(self, text: str) -> tuple[AgentWebSocketEvents, dict[str, Any]]:
-        """A text frame as `(event, handler keywords)`; raises `ProtocolError` for a malformed frame."""
-        kind, message = decode_server_message(text)
-        return kind.event, self._payload(kind.kwarg, message)
+    def _decode(self, text: str) -> list[tuple[AgentWebSocketEvents, dict[str, Any]]]:
+        """A text frame as `(event, handler keywords)` pairs; raises `ProtocolError` for a malformed frame."""
+        return [(kind.event, self._payload(kind.kwarg, message)) for kind, message in self._wire.decode(text)]
+
+    def _keep_alive_text(self) -> str:
+        return self._wire.message(AgentKeepAlive())
+
+    def _instructions_text(self, instructions: str) -> str:
+        return self._wire.message(UpdateInstructionsOptions(instructions=instructions))
+
+    def _speak_text(self, model: str) -> str:
+        return self._wire.message(UpdateSpeakOptions(model=model))
+
+    def _inject_text(self, message: str) -> str:
+        return self._wire.message(InjectAgentMessageOptions(message=message))
+
+    def _function_call_response_text(
+        self, function_call_id: str | FunctionCallResponse, output: object = ""
+    ) -> str:
+        """The reply to a FunctionCallRequest; non-text output is sent as JSON text, as the protocol asks."""
+        if not isinstance(function_call_id, FunctionCallResponse):
+            text = output if isinstance(output, str) else json.dumps(output)
+            function_call_id = FunctionCallResponse(function_call_id=function_call_id, output=text)
+        return self._wire.message(function_call_id)
 
     def _payload(self, key: str, value: object) -> dict[str, Any]:
         """Handler keywords: the event's payload plus the `start()` kwargs, the payload winning a clash."""

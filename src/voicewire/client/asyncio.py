@@ -19,16 +19,11 @@ from websockets.exceptions import ConnectionClosed
 
 from voicewire.client._core import (
     CLOSE_TIMEOUT,
-    KEEPALIVE_MESSAGE,
     ClientCore,
     Events,
     SettingsLike,
     Terminate,
     closed_abnormally,
-    function_call_response_message,
-    inject_message,
-    instructions_message,
-    speak_message,
 )
 from voicewire.client.devices import Microphone, Speaker
 from voicewire.client.options import ClientOptions
@@ -143,22 +138,22 @@ class AsyncAgentWebSocketClient(ClientCore):
         return await self.send(data)
 
     async def keep_alive(self) -> bool:
-        return await self.send(KEEPALIVE_MESSAGE)
+        return await self.send(self._keep_alive_text())
 
     async def update_instructions(self, instructions: str) -> bool:
-        return await self.send(instructions_message(instructions))
+        return await self.send(self._instructions_text(instructions))
 
     async def update_speak(self, model: str) -> bool:
-        return await self.send(speak_message(model))
+        return await self.send(self._speak_text(model))
 
     async def inject_agent_message(self, message: str) -> bool:
-        return await self.send(inject_message(message))
+        return await self.send(self._inject_text(message))
 
     async def send_function_call_response(
         self, function_call_id: str | FunctionCallResponse, output: object = ""
     ) -> bool:
         """Answer a FunctionCallRequest; `output` that is not text is sent as JSON."""
-        return await self.send(function_call_response_message(function_call_id, output))
+        return await self.send(self._function_call_response_text(function_call_id, output))
 
     async def finish(self) -> bool:
         """Close the connection and wait for every task this client started; safe to call from a handler.
@@ -223,11 +218,12 @@ class AsyncAgentWebSocketClient(ClientCore):
                 message = await recv()
                 if isinstance(message, str):
                     try:
-                        event, payload = self._decode(message)
+                        decoded = self._decode(message)
                     except ProtocolError as exc:
                         await self._report(self._where("_process_text"), exc)
                         continue
-                    await self._emit(event, payload)
+                    for event, payload in decoded:
+                        await self._emit(event, payload)
                 else:
                     await self._emit(Events.AudioData, self._payload("data", message))
         except ConnectionClosed as exc:

@@ -18,16 +18,11 @@ from websockets.sync.client import ClientConnection, connect
 
 from voicewire.client._core import (
     CLOSE_TIMEOUT,
-    KEEPALIVE_MESSAGE,
     ClientCore,
     Events,
     SettingsLike,
     Terminate,
     closed_abnormally,
-    function_call_response_message,
-    inject_message,
-    instructions_message,
-    speak_message,
 )
 from voicewire.client.devices import Microphone, Speaker
 from voicewire.client.options import ClientOptions
@@ -154,22 +149,22 @@ class AgentWebSocketClient(ClientCore):
         return self.send(data)
 
     def keep_alive(self) -> bool:
-        return self.send(KEEPALIVE_MESSAGE)
+        return self.send(self._keep_alive_text())
 
     def update_instructions(self, instructions: str) -> bool:
-        return self.send(instructions_message(instructions))
+        return self.send(self._instructions_text(instructions))
 
     def update_speak(self, model: str) -> bool:
-        return self.send(speak_message(model))
+        return self.send(self._speak_text(model))
 
     def inject_agent_message(self, message: str) -> bool:
-        return self.send(inject_message(message))
+        return self.send(self._inject_text(message))
 
     def send_function_call_response(
         self, function_call_id: str | FunctionCallResponse, output: object = ""
     ) -> bool:
         """Answer a FunctionCallRequest; `output` that is not text is sent as JSON."""
-        return self.send(function_call_response_message(function_call_id, output))
+        return self.send(self._function_call_response_text(function_call_id, output))
 
     def finish(self) -> bool:
         """Close the connection and wait for every thread this client started; safe to call from a handler."""
@@ -217,11 +212,12 @@ class AgentWebSocketClient(ClientCore):
                 message = recv()
                 if isinstance(message, str):
                     try:
-                        event, payload = self._decode(message)
+                        decoded = self._decode(message)
                     except ProtocolError as exc:
                         self._report(self._where("_process_text"), exc)
                         continue
-                    self._emit(event, payload)
+                    for event, payload in decoded:
+                        self._emit(event, payload)
                 else:
                     self._emit(Events.AudioData, self._payload("data", message))
         except ConnectionClosed as exc:

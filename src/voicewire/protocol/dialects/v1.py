@@ -401,3 +401,66 @@ def _message(event: a.Event) -> dict[str, Any]:
             raise AssertionError("audio is not JSON")
         case _:
             assert_never(event)
+
+
+# -- what a v1 client sends (voicewire's own SDK speaking v1) ----------------------------------------------
+
+
+def settings_message(settings: a.AgentSettings) -> dict[str, Any]:
+    """`Settings` for `settings`: the inverse of decoding, as far as v1 can say it."""
+    audio: dict[str, Any] = {"input": _format(settings.input), "output": _format(settings.output)}
+    listen = settings.listen
+    agent: dict[str, Any] = {
+        "listen": {"provider": _drop_none(type=listen.provider or "deepgram", model=listen.model)},
+        "think": [_think_message(settings.think, provider) for provider in settings.think.providers],
+        "speak": [{"provider": _drop_none(type=p.type or "deepgram", model=p.model)} for p in settings.speak],
+    }
+    if listen.keyterms:
+        agent["listen"]["provider"]["keyterms"] = list(listen.keyterms)
+    if settings.greeting:
+        agent["greeting"] = settings.greeting
+    if settings.language:
+        agent["language"] = settings.language
+    if settings.context:
+        agent["context"] = {"messages": [_history_message(item) for item in settings.context]}
+    return {"type": SETTINGS_TYPE, "audio": audio, "agent": agent, "flags": {"history": settings.history}}
+
+
+def _format(fmt: a.AudioFormat) -> dict[str, Any]:
+    return _drop_none(encoding=fmt.encoding, sample_rate=fmt.sample_rate, container=fmt.container)
+
+
+def _think_message(think: a.ThinkSettings, provider: a.ThinkProvider) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "provider": _drop_none(type=provider.type, model=provider.model, temperature=provider.temperature)
+    }
+    if provider.endpoint is not None:
+        message["endpoint"] = _endpoint_message(provider.endpoint)
+    if think.prompt is not None:
+        message["prompt"] = think.prompt
+    if think.functions:
+        message["functions"] = [_function_message(f) for f in think.functions]
+    return message
+
+
+def _function_message(function: a.FunctionSpec) -> dict[str, Any]:
+    message = {
+        "name": function.name,
+        "description": function.description,
+        "parameters": dict(function.parameters),
+    }
+    if function.endpoint is not None:
+        message["endpoint"] = _endpoint_message(function.endpoint)
+    return message
+
+
+def _endpoint_message(endpoint: a.Endpoint) -> dict[str, Any]:
+    return _drop_none(url=endpoint.url, method=endpoint.method, headers=dict(endpoint.headers) or None)
+
+
+def _history_message(item: a.HistoryItem) -> dict[str, Any]:
+    return _message(a.HistoryAdded(item))
+
+
+def _drop_none(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}

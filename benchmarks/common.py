@@ -477,8 +477,10 @@ class Conversation:
     of the frame that ends at `Utterance.speech_end`.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, dialect: str = "early-access") -> None:
         self.url = url
+        #: The client's dialect: "early-access" (/agent) or "v1" (/v1/agent/converse).
+        self.dialect = dialect
         self.timing = TurnTiming()
         self._audio_done: Any = None
         self._client: Any = None
@@ -494,7 +496,8 @@ class Conversation:
         from voicewire.protocol import SettingsConfigurationOptions
 
         self._audio_done = asyncio.Event()
-        client = AsyncAgentWebSocketClient(ClientOptions(api_key="benchmark", url=self.url))
+        options = ClientOptions(api_key="benchmark", url=self.url, options={"dialect": self.dialect})
+        client = AsyncAgentWebSocketClient(options)
 
         async def on_audio(_: object, data: bytes, **__: object) -> None:
             now = time.monotonic()

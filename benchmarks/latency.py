@@ -65,13 +65,14 @@ def _last_user_turn(server: ServerProcess) -> dict[str, Any] | None:
 
 
 async def _run(
-    server: ServerProcess, utterances: list[Utterance], turns: int, barge_ins: int, warm: bool
+    server: ServerProcess, utterances: list[Utterance], turns: int, barge_ins: int, warm: bool, dialect: str
 ) -> dict[str, Any]:
     questions = [u for u in utterances if u.name.startswith(("espeak", "testing"))] or utterances
     phrases = [u for u in utterances if u.name.startswith("preamble")] or utterances
     records: list[dict[str, Any]] = []
     reactions: list[dict[str, Any]] = []
-    async with Conversation(server.url) as conv:
+    url = server.url if dialect == "early-access" else server.url.removesuffix("/agent")
+    async with Conversation(url, dialect) as conv:
         if warm:
             await conv.turn(questions[0])  # not counted: the first turn pays for cold caches
         for i in range(turns):
@@ -104,12 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0] if __doc__ else "latency")
     p.add_argument("--turns", type=int, default=20, help="measured user turns (after one warm-up turn)")
     p.add_argument("--barge-ins", type=int, default=5, help="barge-in trials")
+    p.add_argument(
+        "--dialect",
+        choices=("early-access", "v1"),
+        default="early-access",
+        help="the client's protocol: early access at /agent, or v1 at /v1/agent/converse",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.turns, args.barge_ins = 1, 1
     utterances = test_utterances()
     with ServerProcess("full") as server:
-        data = asyncio.run(_run(server, utterances, args.turns, args.barge_ins, warm=not args.quick))
+        data = asyncio.run(
+            _run(server, utterances, args.turns, args.barge_ins, warm=not args.quick, dialect=args.dialect)
+        )
     records = data["turns"]
     rows = []
     stats: dict[str, dict[str, float]] = {}
@@ -128,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     print_table(
-        f"Turn latency, default engines, {len(records)} turns (+1 warm-up), {len(reactions)} barge-ins",
+        f"Turn latency, default engines, {args.dialect} client, {len(records)} turns (+1 warm-up), "
+        f"{len(reactions)} barge-ins",
         ["stage", "p50 ms", "p95 ms", "max ms"],
         rows,
         digits=0,
@@ -143,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         f"barge-in ≤ {TARGET_BARGE_IN_S * 1000:.0f} ms "
         f"({'met' if stats['barge_in_reaction']['max'] <= TARGET_BARGE_IN_S else 'MISSED'})"
     )
-    write_json(args.json, {"benchmark": "latency", "stats": stats, **data})
+    write_json(args.json, {"benchmark": "latency", "dialect": args.dialect, "stats": stats, **data})
     return 0
 
 

@@ -244,6 +244,21 @@ class CommandError(ValueError):
         self.description = description
 
 
+class CloseConnection(Exception):
+    """A client frame after which the connection must end, raised by a wire format's `decode`.
+
+    Transports speak for themselves here: a phone bridge whose caller gave the wrong shared secret is closed
+    with 1008 (policy violation), one whose call ended with 1000. The connection sends what is already queued,
+    then closes with `code` and `reason` (at most 123 bytes, as a WebSocket close frame allows), and reads
+    nothing more from the client.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
 # -- events: session → client -------------------------------------------------------------------------------
 
 

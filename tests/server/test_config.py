@@ -182,6 +182,10 @@ def test_twilio_token_from_the_environment() -> None:
         ('[[twilio.functions]]\ndescription = "f"\n', "missing configuration keys: twilio.functions[0].name"),
         ("[twilio.profiles.x]\nvoice = 3\n", "twilio.profiles.x.voice must be a string"),
         ("[twilio]\nfunctions = 3\n", "twilio.functions must be a list"),
+        (
+            'max_instructions_bytes = 4\n[twilio.profiles.x]\nprompt = "hello"\n',
+            "profiles.x.prompt is longer",
+        ),
     ],
 )
 def test_bad_twilio_sections_name_the_key(tmp_path: Path, toml: str, message: str) -> None:

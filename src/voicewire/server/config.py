@@ -111,10 +111,14 @@ class TwilioConfig:
     def profile_settings(self) -> dict[str, AgentSettings]:
         return {name: profile.over(self.default).settings() for name, profile in self.profiles.items()}
 
-    def check(self, allowlist: tuple[str, ...]) -> None:
-        """Functions a call could never use are a configuration error now, not a silent failure mid-call."""
-        agents = {"twilio": self.default} | {f"twilio.profiles.{n}": p for n, p in self.profiles.items()}
+    def check(self, allowlist: tuple[str, ...], max_instructions_bytes: int) -> None:
+        """What would make every call fail (silently, since Twilio has no error message) fails the start."""
+        agents = {"twilio": self.default} | {
+            f"twilio.profiles.{n}": p.over(self.default) for n, p in self.profiles.items()
+        }
         for where, agent in agents.items():
+            if agent.prompt and len(agent.prompt.encode("utf-8")) > max_instructions_bytes:
+                raise ConfigError(f"{where}.prompt is longer than max_instructions_bytes")
             for function in agent.functions or ():
                 if function.endpoint is None:
                     raise ConfigError(
@@ -176,7 +180,7 @@ class ServerConfig:
             raise ConfigError("output_pacing must be positive")
         if self.max_sessions < 1:
             raise ConfigError("max_sessions must be at least 1")
-        self.twilio.check(self.function_call_allowlist)
+        self.twilio.check(self.function_call_allowlist, self.max_instructions_bytes)
 
 
 def is_loopback(host: str) -> bool:

@@ -183,3 +183,18 @@ def test_other_events_send_nothing_and_errors_are_logged(caplog: pytest.LogCaptu
     with caplog.at_level(logging.INFO):
         assert wire.encode(a.Error(a.ErrorCode.INVALID_SETTINGS, "no such voice")) is None
     assert f"twilio stream {STREAM_SID}: INVALID_SETTINGS: no such voice" in caplog.text
+
+
+def test_what_a_stranger_sends_is_cut_and_escaped_in_the_close_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wire = TwilioMediaStreams(TOKEN, DEFAULT, {})
+    with pytest.raises(a.CloseConnection) as closed:
+        wire.decode(json.dumps({"event": "é\n" * 200}))
+    reason = closed.value.reason
+    assert len(reason.encode()) <= 123 and "\n" not in reason and reason.startswith("'\\xe9\\n")
+    with caplog.at_level(logging.INFO), pytest.raises(a.CloseConnection):
+        TwilioMediaStreams(TOKEN, DEFAULT, {}).decode(
+            json.dumps({"event": "start", "start": {"callSid": "CA\nforged line", "customParameters": {}}})
+        )
+    assert "forged line" in caplog.text and "\nforged line" not in caplog.text

@@ -249,14 +249,17 @@ class CloseConnection(Exception):
 
     Transports speak for themselves here: a phone bridge whose caller gave the wrong shared secret is closed
     with 1008 (policy violation), one whose call ended with 1000. The connection sends what is already queued,
-    then closes with `code` and `reason` (at most 123 bytes, as a WebSocket close frame allows), and reads
+    then closes with `code` and `reason` (cut to the 123 bytes a WebSocket close frame allows), and reads
     nothing more from the client.
     """
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
-        self.reason = reason
+        self.reason = reason.encode()[:_MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
+
+
+_MAX_CLOSE_REASON_BYTES = 123
 
 
 # -- events: session → client -------------------------------------------------------------------------------

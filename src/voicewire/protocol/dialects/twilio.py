@@ -89,16 +89,16 @@ class TwilioMediaStreams:
         if event == "start":
             return self._start(message)
         if self._stage is _Stage.AWAITING_START:
-            raise a.CloseConnection(POLICY_VIOLATION, f"{event[:40]!r} before start")
+            raise a.CloseConnection(POLICY_VIOLATION, f"{_shown(event)} before start")
         sid = message.get("streamSid")
         if sid is not None and sid != self._stream_sid:
-            raise self._unreadable(f"a {event[:40]!r} message for another stream")
+            raise self._unreadable(f"a {_shown(event)} message for another stream")
         match event:
             case "media":
                 return self._media(message)
             case "mark":
                 name = _field(message, "mark", "name")
-                logger.debug("twilio stream %s: mark %r played", self._stream_sid, name)
+                logger.debug("twilio stream %s: mark %s played", self._stream_sid, _shown(name))
                 return None
             case "dtmf":
                 # The digit is the caller's (a PIN, say): it stays out of the log.
@@ -107,7 +107,7 @@ class TwilioMediaStreams:
             case "stop":
                 logger.info("twilio stream %s: stopped", self._stream_sid)
                 raise a.CloseConnection(NORMAL_CLOSURE, "stream stopped")
-        raise self._unreadable(f"an unknown event {event[:40]!r}")
+        raise self._unreadable(f"an unknown event {_shown(event)}")
 
     def _start(self, message: Mapping[str, Any]) -> a.Configure:
         if self._stage is not _Stage.AWAITING_START:
@@ -122,7 +122,7 @@ class TwilioMediaStreams:
         # Constant time in the secret; a missing token is compared too, so both failures look alike.
         offered_bytes = offered.encode() if isinstance(offered, str) else b""
         if not hmac.compare_digest(offered_bytes, self._token):
-            logger.info("twilio: start with a missing or wrong token (call %s)", _sid(start.get("callSid")))
+            logger.info("twilio: start with a missing or wrong token (call %s)", _shown(start.get("callSid")))
             raise a.CloseConnection(POLICY_VIOLATION, "missing or wrong token")
         profile = parameters.get(PROFILE_PARAMETER) or None
         if profile is None:
@@ -130,13 +130,13 @@ class TwilioMediaStreams:
         elif isinstance(profile, str) and profile in self._profiles:
             settings = self._profiles[profile]
         else:
-            logger.info("twilio: start names an unknown profile %r", str(profile)[:40])
-            raise a.CloseConnection(POLICY_VIOLATION, f"unknown profile {str(profile)[:40]!r}")
+            logger.info("twilio: start names an unknown profile %s", _shown(profile))
+            raise a.CloseConnection(POLICY_VIOLATION, f"unknown profile {_shown(profile)}")
         media_format = start.get("mediaFormat")
         media_format = media_format if isinstance(media_format, dict) else {}
         found = (media_format.get("encoding"), media_format.get("sampleRate"), media_format.get("channels"))
         if found != (ENCODING, SAMPLE_RATE, 1):
-            raise a.CloseConnection(POLICY_VIOLATION, f"unsupported mediaFormat {found!r}"[:120])
+            raise a.CloseConnection(POLICY_VIOLATION, f"unsupported mediaFormat {_shown(found, 80)}")
         sid = message.get("streamSid") or start.get("streamSid")
         if not isinstance(sid, str) or not sid:
             raise a.CloseConnection(POLICY_VIOLATION, "start without a streamSid")
@@ -145,7 +145,7 @@ class TwilioMediaStreams:
         logger.info(
             "twilio stream %s of call %s started (profile %s)",
             sid,
-            _sid(start.get("callSid")),
+            _shown(start.get("callSid")),
             profile or "default",
         )
         return a.Configure(dataclasses.replace(settings, input=INPUT, output=OUTPUT))
@@ -153,7 +153,7 @@ class TwilioMediaStreams:
     def _media(self, message: Mapping[str, Any]) -> a.UserAudio | None:
         track = _field(message, "media", "track")
         if track not in (None, "inbound"):
-            raise self._unreadable(f"media of track {str(track)[:20]!r} (only the caller's is heard)")
+            raise self._unreadable(f"media of track {_shown(track, 20)} (only the caller's is heard)")
         payload = _field(message, "media", "payload")
         if not isinstance(payload, str):
             raise self._unreadable("a media message without a payload")
@@ -166,7 +166,7 @@ class TwilioMediaStreams:
     def _unreadable(self, what: str) -> Exception:
         """A stranger is shown the door; a started stream just skips the message (the session logs it)."""
         if self._stage is _Stage.AWAITING_START:
-            return a.CloseConnection(POLICY_VIOLATION, f"{what} before start"[:120])
+            return a.CloseConnection(POLICY_VIOLATION, f"{what} before start")
         return a.CommandError(a.ErrorCode.UNPARSABLE_CLIENT_MESSAGE, f"Twilio stream: ignored {what}")
 
     # -- session → Twilio ----------------------------------------------------------------------------------
@@ -212,6 +212,7 @@ def _field(message: Mapping[str, Any], section: str, key: str) -> Any:
     return inner.get(key) if isinstance(inner, dict) else None
 
 
-def _sid(value: Any) -> str:
-    """A Twilio id for the log: ids are not secrets, but what a stranger sends is cut short."""
-    return str(value)[:40] if value is not None else "?"
+def _shown(value: Any, limit: int = 40) -> str:
+    """A peer's value for a log line or close reason: short, quoted, and escaped (no forged log lines)."""
+    text = value if isinstance(value, str) else repr(value)
+    return ascii(text[:limit])

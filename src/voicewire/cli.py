@@ -57,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     converse.set_defaults(run=cmd_converse)
 
+    twiml = commands.add_parser(
+        "twiml",
+        help="print the TwiML that connects a Twilio number's calls to this server",
+        description="Print TwiML for a Twilio number: <Connect><Stream> to the server's /twilio path, with "
+        "the shared token (and an agent profile) as stream parameters.",
+    )
+    twiml.add_argument(
+        "--url", required=True, help="the public wss:// URL of /twilio, e.g. wss://host/twilio"
+    )
+    twiml.add_argument(
+        "--token",
+        default=os.environ.get("VOICEWIRE_TWILIO_TOKEN", ""),
+        help="the [twilio] token (default: $VOICEWIRE_TWILIO_TOKEN)",
+    )
+    twiml.add_argument("--profile", help="a profile of [twilio.profiles] to use for these calls")
+    twiml.set_defaults(run=cmd_twiml)
+
     bench = commands.add_parser(
         "bench",
         help="run a benchmark (sdk, capacity, latency) from the source checkout",
@@ -118,6 +135,17 @@ def cmd_converse(args: argparse.Namespace) -> int:
     else:
         print(converse.format_conversation(conversation, args.out))
     return 0 if conversation.agent_transcripts else 1
+
+
+def cmd_twiml(args: argparse.Namespace) -> int:
+    from voicewire.twiml import TwimlError, connect_stream
+
+    try:
+        print(connect_stream(args.url, token=args.token, profile=args.profile))
+    except TwimlError as exc:
+        print(f"voicewire twiml: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

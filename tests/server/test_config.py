@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from voicewire.protocol.agent import Endpoint
 from voicewire.server.config import ConfigError, ServerConfig, TurnConfig, is_loopback, load_config
 
 
@@ -115,3 +117,79 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 def test_keys_are_not_in_the_repr() -> None:
     assert "sekrit" not in repr(ServerConfig(api_keys=("sekrit",)))
+
+
+TWILIO_TOML = """
+function_call_allowlist = ["api.example.com"]
+[twilio]
+token = "from-the-file"
+prompt = "You answer the phone for Example Inc."
+voice = "aura-2-thalia-en"
+greeting = "Example Inc., hello!"
+
+[[twilio.functions]]
+name = "check_order"
+description = "Look up an order"
+parameters = { type = "object", properties = { order_id = { type = "string" } }, required = ["order_id"] }
+[twilio.functions.endpoint]
+url = "https://api.example.com/orders"
+method = "post"
+headers = { authorization = "Bearer order-api-secret" }
+
+[twilio.profiles.spanish]
+prompt = "Respondes en español."
+greeting = "Hola."
+[twilio.profiles.bare]
+functions = []
+"""
+
+
+def test_twilio_section_with_functions_and_profiles(tmp_path: Path) -> None:
+    path = tmp_path / "voicewire.toml"
+    path.write_text(TWILIO_TOML)
+    config = load_config(path, environ={})
+    config.check()
+    twilio = config.twilio
+    assert twilio.enabled and twilio.token == "from-the-file"
+    (function,) = twilio.functions
+    assert function.name == "check_order" and function.parameters["required"] == ["order_id"]
+    assert function.endpoint == Endpoint(
+        "https://api.example.com/orders", "post", {"authorization": "Bearer order-api-secret"}
+    )
+    default = twilio.default.settings()
+    assert default.think.prompt == "You answer the phone for Example Inc."
+    assert default.speak[0].model == "aura-2-thalia-en" and default.greeting == "Example Inc., hello!"
+    profiles = twilio.profile_settings()
+    # A profile's unset keys come from [twilio]; an empty list is set (no functions).
+    assert profiles["spanish"].think.prompt == "Respondes en español."
+    assert profiles["spanish"].speak == default.speak and profiles["spanish"].think.functions == (function,)
+    assert profiles["bare"].think.functions == () and profiles["bare"].greeting == "Example Inc., hello!"
+    # Neither the token nor a function's headers reach a log line that prints the config.
+    assert "from-the-file" not in repr(config) and "order-api-secret" not in repr(config)
+
+
+def test_twilio_token_from_the_environment() -> None:
+    config = load_config(environ={"VOICEWIRE_TWILIO_TOKEN": "env-token", "VOICEWIRE_TWILIO_GREETING": "Hi"})
+    assert (config.twilio.token, config.twilio.greeting) == ("env-token", "Hi")
+    assert not load_config(environ={}).twilio.enabled
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[twilio.functions]]\nname = "f"\n', "'f' has no endpoint"),
+        ('[[twilio.functions]]\nname = "f"\nendpoint = { url = "https://evil.example/x" }\n', "allowlist"),
+        ('[[twilio.functions]]\ndescription = "f"\n', "missing configuration keys: twilio.functions[0].name"),
+        ("[twilio.profiles.x]\nvoice = 3\n", "twilio.profiles.x.voice must be a string"),
+        ("[twilio]\nfunctions = 3\n", "twilio.functions must be a list"),
+        (
+            'max_instructions_bytes = 4\n[twilio.profiles.x]\nprompt = "hello"\n',
+            "profiles.x.prompt is longer",
+        ),
+    ],
+)
+def test_bad_twilio_sections_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "voicewire.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path, environ={}).check()

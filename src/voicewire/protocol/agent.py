@@ -244,6 +244,24 @@ class CommandError(ValueError):
         self.description = description
 
 
+class CloseConnection(Exception):
+    """A client frame after which the connection must end, raised by a wire format's `decode`.
+
+    Transports speak for themselves here: a phone bridge whose caller gave the wrong shared secret is closed
+    with 1008 (policy violation), one whose call ended with 1000. The connection sends what is already queued,
+    then closes with `code` and `reason` (cut to the 123 bytes a WebSocket close frame allows), and reads
+    nothing more from the client.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason.encode()[:_MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
+
+
+_MAX_CLOSE_REASON_BYTES = 123
+
+
 # -- events: session → client -------------------------------------------------------------------------------
 
 

@@ -1,7 +1,9 @@
 """The network edge: HTTP routes, authentication, the session limit, and one `Session` per connection.
 
 Routes: `/agent` (any query string) upgrades to the early-access agent protocol, `/v1/agent/converse` and
-`/v1/agent` to the v1 protocol (`protocol.dialects.WIRE_FORMATS` is the table); `GET /healthz` answers 200
+`/v1/agent` to the v1 protocol (`protocol.dialects.WIRE_FORMATS` is the table); `/twilio` to Twilio Media
+Streams when `[twilio]` has a token (that path is authenticated by the token inside the stream, since Twilio
+sends no API key); `GET /healthz` answers 200
 once engines are loaded (503 before); `GET /metrics` returns recent turn timings as JSON (API key required
 when keys are configured); anything else is 404.
 
@@ -29,7 +31,8 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from voicewire.engines.registry import EngineRegistry
-from voicewire.protocol.dialects import WIRE_FORMATS
+from voicewire.protocol.dialects import WIRE_FORMATS, WireFormat
+from voicewire.protocol.dialects.twilio import TwilioMediaStreams
 from voicewire.redaction import websockets_logger
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
@@ -41,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
 V1_AGENT_PATH = "/v1/agent/converse"
+TWILIO_PATH = "/twilio"
 TOKEN_SUBPROTOCOL = Subprotocol("token")
 #: Turn records served by /metrics.
 METRICS_LIMIT = 200
@@ -128,9 +132,10 @@ class AgentServer:
             if self.engines is None:
                 return connection.respond(503, "loading engines\n")
             return connection.respond(200, "ok\n")
-        if path not in WIRE_FORMATS and path != "/metrics":
+        twilio = path == TWILIO_PATH and self.config.twilio.enabled
+        if path not in WIRE_FORMATS and path != "/metrics" and not twilio:
             return connection.respond(404, "not found\n")
-        if self.config.api_keys and not _authorized(request.headers, self.config.api_keys):
+        if self.config.api_keys and not twilio and not _authorized(request.headers, self.config.api_keys):
             logger.info("rejected a request from %s: missing or wrong API key", connection.remote_address)
             response = connection.respond(401, "missing or invalid API key\n")
             response.headers["WWW-Authenticate"] = "Token"
@@ -147,7 +152,7 @@ class AgentServer:
             await connection.close(TRY_AGAIN_LATER, "try again later")
             return
         assert self.engines is not None and connection.request is not None
-        wire = WIRE_FORMATS[urlsplit(connection.request.path).path]()
+        wire = self._wire_format(urlsplit(connection.request.path).path)
         link = Connection(self.config, self.engines, connection, wire, clock=self._clock)
         session = link.session
         self.sessions[session.id] = session
@@ -164,6 +169,12 @@ class AgentServer:
             del self.sessions[session.id]
             self._finished_turns.extend(session.metrics)
             logger.info("session %s ended (%d active)", session.id, len(self.sessions))
+
+    def _wire_format(self, path: str) -> WireFormat:
+        if path == TWILIO_PATH:
+            twilio = self.config.twilio
+            return TwilioMediaStreams(twilio.token, twilio.default.settings(), twilio.profile_settings())
+        return WIRE_FORMATS[path]()
 
     def _metrics_document(self) -> dict[str, Any]:
         """Timings only: transcripts are the users' words and stay out of an HTTP endpoint."""

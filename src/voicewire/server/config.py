@@ -12,10 +12,14 @@ import ipaddress
 import json
 import os
 import tomllib
+import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from voicewire.protocol.agent import AgentSettings, FunctionSpec, SpeakProvider, ThinkSettings
+from voicewire.server.functions import host_allowed
 
 ENV_PREFIX = "VOICEWIRE_"
 
@@ -54,6 +58,81 @@ class TurnConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AgentProfile:
+    """An agent for phone calls: one of `[twilio.profiles]`, whose unset keys come from `[twilio]`."""
+
+    #: The system prompt (unset: the server's default prompt).
+    prompt: str | None = None
+    #: A voice name, as in `speak.model` (unset: the default voice).
+    voice: str | None = None
+    #: Spoken when the call connects.
+    greeting: str | None = None
+    #: Server-side functions: each needs an `endpoint` on the `function_call_allowlist` (a phone has no
+    #: client to run a function). `[[twilio.functions]]` tables with name, description, parameters (a JSON
+    #: Schema) and an `endpoint` table of url, method and headers. Not in the repr: headers carry secrets.
+    functions: tuple[FunctionSpec, ...] | None = dataclasses.field(default=None, repr=False)
+
+    def over(self, base: AgentProfile) -> AgentProfile:
+        """This profile with what it leaves unset taken from `base`."""
+        mine = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return dataclasses.replace(base, **{name: value for name, value in mine.items() if value is not None})
+
+    def settings(self) -> AgentSettings:
+        """The session settings, except the audio formats, which are the transport's."""
+        return AgentSettings(
+            think=ThinkSettings(prompt=self.prompt, functions=self.functions or ()),
+            speak=(SpeakProvider(model=self.voice),),
+            greeting=self.greeting,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TwilioConfig:
+    """The `[twilio]` section: phone calls through Twilio Media Streams at `/twilio` (see docs/twilio.md)."""
+
+    #: The shared secret Twilio passes as the `token` stream parameter; empty turns `/twilio` off.
+    #: Set it with `VOICEWIRE_TWILIO_TOKEN` to keep it out of the file.
+    token: str = dataclasses.field(default="", repr=False)
+    prompt: str | None = None
+    voice: str | None = None
+    greeting: str | None = None
+    functions: tuple[FunctionSpec, ...] = dataclasses.field(default=(), repr=False)
+    #: Named agents the `profile` stream parameter may pick; their unset keys come from this section.
+    profiles: Mapping[str, AgentProfile] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def default(self) -> AgentProfile:
+        return AgentProfile(self.prompt, self.voice, self.greeting, self.functions)
+
+    def profile_settings(self) -> dict[str, AgentSettings]:
+        return {name: profile.over(self.default).settings() for name, profile in self.profiles.items()}
+
+    def check(self, allowlist: tuple[str, ...], max_instructions_bytes: int) -> None:
+        """What would make every call fail (silently, since Twilio has no error message) fails the start."""
+        agents = {"twilio": self.default} | {
+            f"twilio.profiles.{n}": p.over(self.default) for n, p in self.profiles.items()
+        }
+        for where, agent in agents.items():
+            if agent.prompt and len(agent.prompt.encode("utf-8")) > max_instructions_bytes:
+                raise ConfigError(f"{where}.prompt is longer than max_instructions_bytes")
+            for function in agent.functions or ():
+                if function.endpoint is None:
+                    raise ConfigError(
+                        f"{where}.functions: {function.name!r} has no endpoint (phone calls have no client "
+                        "to run a function; give it an [endpoint] with a url)"
+                    )
+                if not host_allowed(function.endpoint.url, allowlist):
+                    raise ConfigError(
+                        f"{where}.functions: {function.name!r} calls a host that is not on "
+                        "function_call_allowlist"
+                    )
+
+
+@dataclasses.dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -86,6 +165,7 @@ class ServerConfig:
     turns: TurnConfig = dataclasses.field(default_factory=TurnConfig)
     #: The `[engines]` table, handed to `EngineConfig.from_mapping`.
     engines: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    twilio: TwilioConfig = dataclasses.field(default_factory=TwilioConfig)
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated server or break the pipeline."""
@@ -100,6 +180,7 @@ class ServerConfig:
             raise ConfigError("output_pacing must be positive")
         if self.max_sessions < 1:
             raise ConfigError("max_sessions must be at least 1")
+        self.twilio.check(self.function_call_allowlist, self.max_instructions_bytes)
 
 
 def is_loopback(host: str) -> bool:
@@ -133,6 +214,13 @@ def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
     unknown = set(data) - set(fields)
     if unknown:
         raise ConfigError(f"unknown configuration keys: {', '.join(where + k for k in sorted(unknown))}")
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"missing configuration keys: {', '.join(where + k for k in missing)}")
     hints = typing.get_type_hints(cls)
     values = {name: _coerce(hints[name], value, where + name) for name, value in data.items()}
     return cls(**values)
@@ -144,7 +232,15 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be a table")
         return _build(hint, value, where + ".")
     origin = typing.get_origin(hint)
+    if origin is types.UnionType:  # `X | None`: a file cannot say None, so a value is an X
+        (hint,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+        return _coerce(hint, value, where)
     if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if item is not str:
+            if not isinstance(value, list | tuple):
+                raise ConfigError(f"{where} must be a list")
+            return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
@@ -153,7 +249,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin is Mapping or origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a table")
-        return dict(value)
+        item = typing.get_args(hint)[1]
+        if item is Any:
+            return dict(value)
+        return {key: _coerce(item, v, f"{where}.{key}") for key, v in value.items()}
     if hint is bool:
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             return value.lower() in ("1", "true", "yes", "on")
@@ -177,23 +276,50 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     raise ConfigError(f"{where} cannot be set here")  # pragma: no cover - every field type is handled above
 
 
+_SECTIONS = ("turns", "twilio")
+
+
 def _apply_environment(config: ServerConfig, environ: Mapping[str, str]) -> ServerConfig:
-    """`VOICEWIRE_<FIELD>` for top-level settings, `VOICEWIRE_TURNS_<FIELD>` for turn-taking."""
+    """`VOICEWIRE_<FIELD>` for top-level settings, `VOICEWIRE_<SECTION>_<FIELD>` for the single values of
+    `[turns]` and `[twilio]` (e.g. `VOICEWIRE_TWILIO_TOKEN`)."""
     hints = typing.get_type_hints(ServerConfig)
     top: dict[str, Any] = {}
     for f in dataclasses.fields(ServerConfig):
         raw = environ.get(ENV_PREFIX + f.name.upper())
-        if raw is not None and f.name not in ("turns", "engines"):
+        if raw is not None and f.name not in (*_SECTIONS, "engines"):
             top[f.name] = _coerce(hints[f.name], raw, ENV_PREFIX + f.name.upper())
-    turn_hints = typing.get_type_hints(TurnConfig)
-    turns: dict[str, Any] = {}
-    for f in dataclasses.fields(TurnConfig):
-        name = f"{ENV_PREFIX}TURNS_{f.name.upper()}"
-        if name in environ:
-            turns[f.name] = _coerce(turn_hints[f.name], environ[name], name)
-    if turns:
-        top["turns"] = dataclasses.replace(config.turns, **turns)
+    for section in _SECTIONS:
+        current = getattr(config, section)
+        changed = _section_from_environment(current, f"{ENV_PREFIX}{section.upper()}_", environ)
+        if changed is not current:
+            top[section] = changed
     return dataclasses.replace(config, **top) if top else config
 
 
-__all__ = ["ConfigError", "ServerConfig", "TurnConfig", "is_loopback", "load_config"]
+def _section_from_environment(section: Any, prefix: str, environ: Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(type(section))
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(section):
+        name = prefix + f.name.upper()
+        if name in environ and _single_value(hints[f.name]):
+            changes[f.name] = _coerce(hints[f.name], environ[name], name)
+    return dataclasses.replace(section, **changes) if changes else section
+
+
+def _single_value(hint: Any) -> bool:
+    """Whether an environment variable can spell a value of `hint` (not a list of tables, say)."""
+    scalars = (str, int, float, bool, type(None))
+    return hint in scalars or (
+        typing.get_origin(hint) is types.UnionType and all(arg in scalars for arg in typing.get_args(hint))
+    )
+
+
+__all__ = [
+    "AgentProfile",
+    "ConfigError",
+    "ServerConfig",
+    "TurnConfig",
+    "TwilioConfig",
+    "is_loopback",
+    "load_config",
+]

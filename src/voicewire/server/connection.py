@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from voicewire.engines.registry import EngineRegistry
-from voicewire.protocol.agent import CommandError, ErrorCode
+from voicewire.protocol.agent import CloseConnection, CommandError, ErrorCode
 from voicewire.protocol.dialects import WireFormat
 from voicewire.server.clock import Clock
 from voicewire.server.config import ServerConfig
@@ -33,7 +33,8 @@ class Connection:
     ) -> None:
         self.wire = wire
         self._max_text = config.max_text_frame_bytes
-        self.session = Session(config, engines, Outbox(transport, wire), clock=clock, session_id=session_id)
+        self._outbox = Outbox(transport, wire)
+        self.session = Session(config, engines, self._outbox, clock=clock, session_id=session_id)
 
     def start(self) -> None:
         self.session.start()
@@ -43,6 +44,8 @@ class Connection:
 
     async def receive(self, frame: str | bytes) -> None:
         """Handle one frame; the caller awaits each one, so frames take effect in order."""
+        if self._outbox.closed:
+            return  # the connection is closing: what the client still sends can no longer be answered
         if isinstance(frame, str) and len(frame) > self._max_text // 4:
             size = len(frame.encode("utf-8"))
             if size > self._max_text:
@@ -57,6 +60,10 @@ class Connection:
             command = self.wire.decode(frame)
         except CommandError as problem:
             self.session.reject(problem)
+            return
+        except CloseConnection as close:
+            logger.info("session %s: closing (%d %s)", self.session.id, close.code, close.reason)
+            self._outbox.close(close.code, close.reason)
             return
         except Exception:
             logger.exception("session %s: %s decoder failed", self.session.id, self.wire.name)

@@ -108,6 +108,8 @@ class Outbox:
             self.drop_audio()
 
     async def _write(self, event: Event) -> None:
-        frame = self._wire.encode(event)
-        if frame is not None:
+        frames = self._wire.encode(event)
+        if frames is None:
+            return
+        for frame in (frames,) if isinstance(frames, str | bytes) else frames:
             await self._transport.send(frame)

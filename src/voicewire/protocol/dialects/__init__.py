@@ -1,9 +1,10 @@
 """Wire formats: one per way a client can speak to the server, chosen per connection by the URL path.
 
 A wire format is a pure translation layer: `decode` turns one client frame into a `Command` (or None for a
-frame that means nothing to the session), and `encode` turns one `Event` into a frame (or None where the
-format has no such message). Formats that need state, like the stream id of a phone call, keep it on the
-instance: a connection gets a fresh one from `WIRE_FORMATS`.
+frame that means nothing to the session), and `encode` turns one `Event` into a frame, several, or None where
+the format has no such message. A frame after which the connection must end raises `CloseConnection`.
+Formats that need state, like the stream id of a phone call, keep it on the instance: a connection gets a
+fresh one from `WIRE_FORMATS` (or, for `/twilio`, from the server, which holds its configuration).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ class WireFormat(Protocol):
         """The command a client frame carries; raises `CommandError` for one that cannot be read."""
         ...
 
-    def encode(self, event: Event) -> str | bytes | None:
-        """The frame for `event`, or None when this format does not send it."""
+    def encode(self, event: Event) -> str | bytes | tuple[str | bytes, ...] | None:
+        """The frame for `event` (or its frames, in order), or None when this format does not send it."""
         ...
 
 

@@ -11,7 +11,6 @@ import asyncio
 import functools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from deepgram import (
 from deepgram.clients.agent.v1.websocket.options import Function, Item, Parameters, Properties
 
 import voicewire.protocol as vw
+from tests.conftest import TEST_AUDIO
 from tests.e2e.recorder import Recorder
 from tests.server.net import FAST_TURNS
 from tests.server.timeline import pcm_frame, silence, speech
@@ -43,7 +43,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:ConnectionClosed.code is deprecated:DeprecationWarning",
 )
 
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
 API_KEY = "conformance-key"
 EVENTS = [e for e in AgentWebSocketEvents if e.value not in ("SettingsConfiguration", "AgentKeepAlive")]
 
@@ -253,7 +252,7 @@ async def test_the_seed_async_client_holds_a_whole_conversation() -> None:
 
 
 def speak_recording(url: str, recorder: Recorder) -> None:
-    recording = read_wav(SHARED_AUDIO / "testing-8k-mulaw.wav")
+    recording = read_wav(TEST_AUDIO / "testing-8k-mulaw.wav")
     assert (recording.encoding, recording.sample_rate) == ("mulaw", 8000)
     connection = DeepgramClient(API_KEY).agent.websocket.v("1")
     for event in EVENTS:
@@ -272,7 +271,6 @@ def speak_recording(url: str, recorder: Recorder) -> None:
         connection.finish()
 
 
-@pytest.mark.skipif(not SHARED_AUDIO.exists(), reason="the shared recordings are not available")
 async def test_a_real_recording_in_mulaw_drives_a_turn() -> None:
     recorder = Recorder()
     async with agent_server() as server:

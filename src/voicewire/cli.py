@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     converse.add_argument("--settings", type=Path, help="SettingsConfiguration JSON to start from")
     converse.add_argument("--config", type=Path, help="server configuration for the in-process server")
     converse.add_argument(
+        "--functions",
+        type=Path,
+        help="JSON object of canned results for client-side function calls: {name: result}",
+    )
+    converse.add_argument(
         "--api-key", default=os.environ.get("VOICEWIRE_API_KEY", ""), help=argparse.SUPPRESS
     )
     converse.set_defaults(run=cmd_converse)
@@ -108,6 +113,7 @@ def cmd_converse(args: argparse.Namespace) -> int:
                 settings_path=args.settings,
                 config_path=args.config,
                 api_key=args.api_key,
+                functions_path=args.functions,
             )
         )
     except (OSError, ValueError, ImportError) as exc:
@@ -117,6 +123,9 @@ def cmd_converse(args: argparse.Namespace) -> int:
         print(json.dumps(conversation.to_json()))
     else:
         print(converse.format_conversation(conversation, args.out))
+    if conversation.fatal is not None:
+        print(f"voicewire converse: {conversation.fatal}", file=sys.stderr)
+        return 1
     return 0 if conversation.agent_transcripts else 1
 
 

@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from voicewire.protocol import (
     AgentWebSocketEvents,
     ConversationTextResponse,
     ErrorResponse,
+    FunctionCallRequest,
     SettingsConfigurationOptions,
 )
 
@@ -47,6 +48,8 @@ class Conversation:
     latencies: list[dict[str, float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Why the conversation ended before the agent's reply: a fatal error, a close, an unanswerable call.
+    fatal: str | None = None
 
     @property
     def user_transcripts(self) -> list[str]:
@@ -68,15 +71,25 @@ class Conversation:
             "latencies": self.latencies,
             "events": self.events,
             "errors": self.errors,
+            "fatal": self.fatal,
         }
 
 
-class _Recorder:
-    """Collects events as handlers; tracks whether a reply is still on its way."""
+#: Errors after which the agent still answers: a server-side function failed, or a stray response id.
+RECOVERABLE_ERRORS = frozenset({"FUNCTION_CALL_FAILED", "UNKNOWN_FUNCTION_CALL_ID"})
 
-    def __init__(self, started: float) -> None:
+
+class _Recorder:
+    """Collects events as handlers, answers client-side function calls, notices when to give up.
+
+    converse sends only audio, so any other Error (and a close) means no reply is coming: waiting out the
+    timeout would only hide why.
+    """
+
+    def __init__(self, started: float, functions: Mapping[str, Any] | None) -> None:
         self.conversation = Conversation()
         self._started = started
+        self._functions = functions
         self.replies_done = 0
         self.last_event_at = started
 
@@ -85,8 +98,11 @@ class _Recorder:
             client.on(event, self._handler(event))
 
     def _handler(self, event: AgentWebSocketEvents) -> Any:
-        async def handle(_client: Any, **payload: Any) -> None:
+        async def handle(client: AsyncAgentWebSocketClient, **payload: Any) -> None:
             self.record(event, payload)
+            request = payload.get("function_call_request")
+            if isinstance(request, FunctionCallRequest):
+                await self._answer(client, request)
 
         return handle
 
@@ -110,9 +126,32 @@ class _Recorder:
                 }
             )
         elif isinstance(message, ErrorResponse):
-            conversation.errors.append(message.description or message.message)
+            text = message.description or message.message
+            conversation.errors.append(text)
+            if message.code not in RECOVERABLE_ERRORS:
+                self._give_up(f"the agent sent an error: {text}")
         elif event is AgentWebSocketEvents.AgentAudioDone:
             self.replies_done += 1
+        elif event is AgentWebSocketEvents.Close and not self.replies_done:
+            self._give_up("the agent closed the connection before replying")
+
+    async def _answer(self, client: AsyncAgentWebSocketClient, request: FunctionCallRequest) -> None:
+        name = request.function_name
+        if self._functions is None:
+            self._give_up(
+                f"the agent called the client-side function {name!r}; "
+                "give canned results with --functions FILE (a JSON object: name → result)"
+            )
+        elif name not in self._functions:
+            self._give_up(
+                f"the agent called the client-side function {name!r}, which --functions has no result for"
+            )
+        else:
+            await client.send_function_call_response(request.function_call_id, self._functions[name])
+
+    def _give_up(self, reason: str) -> None:
+        if self.conversation.fatal is None:
+            self.conversation.fatal = reason
 
 
 def settings_for(
@@ -135,10 +174,14 @@ async def converse(
     speed: float = 1.0,
     settings: dict[str, Any] | None = None,
     api_key: str = "",
+    functions: Mapping[str, Any] | None = None,
     reply_timeout: float = 30.0,
     settle_seconds: float = 1.0,
 ) -> Conversation:
-    """Stream `audio_path` to the agent at `url` and wait for its reply."""
+    """Stream `audio_path` to the agent at `url` and wait for its reply.
+
+    `functions` maps client-side function names to canned results (text as is, anything else as JSON).
+    """
     wav = read_wav(audio_path)
     if wav.channels != 1:
         raise ValueError(f"{audio_path}: only mono audio can be streamed, not {wav.channels} channels")
@@ -146,20 +189,27 @@ async def converse(
     bytes_per_frame = samples_per_frame * bytes_per_sample(wav.encoding)
     silence = encode(np.zeros(samples_per_frame, np.int16), wav.encoding)
     client = AsyncAgentWebSocketClient(ClientOptions(api_key=api_key, url=url))
-    recorder = _Recorder(time.monotonic())
+    recorder = _Recorder(time.monotonic(), functions)
     recorder.attach(client)
     if not await client.start(settings_for(wav.encoding, wav.sample_rate, settings)):
         raise ConnectionError(f"could not connect to the agent at {url}")
     try:
         speech = (wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame))
         async for frame in paced(speech, FRAME_SECONDS / speed):
+            if recorder.conversation.fatal is not None:
+                break
             await client.send(frame)
         deadline = time.monotonic() + reply_timeout
         async for frame in paced(itertools.repeat(silence), FRAME_SECONDS / speed):
+            if recorder.conversation.fatal is not None:
+                break
             await client.send(frame)
             now = time.monotonic()
             answered = recorder.replies_done > 0 and now - recorder.last_event_at > settle_seconds
-            if answered or now > deadline:
+            if answered:
+                break
+            if now > deadline:
+                recorder.conversation.fatal = f"no reply from the agent within {reply_timeout:g} s"
                 break
     finally:
         await client.finish()
@@ -193,6 +243,14 @@ def format_conversation(conversation: Conversation, out: Path | None) -> str:
     return "\n".join(["events:", *lines, "", *turns, *latency_lines, *summary, *errors])
 
 
+def load_functions(path: Path) -> dict[str, Any]:
+    """The `--functions` file: a JSON object mapping each client-side function name to its result."""
+    functions = json.loads(path.read_text())
+    if not isinstance(functions, dict):
+        raise ValueError(f"{path}: expected a JSON object mapping function names to results")
+    return functions
+
+
 async def run(
     audio_path: Path,
     *,
@@ -202,13 +260,17 @@ async def run(
     settings_path: Path | None,
     config_path: Path | None = None,
     api_key: str = "",
+    functions_path: Path | None = None,
 ) -> Conversation:
     """Run one conversation, starting the server in-process when no `url` is given."""
     settings = json.loads(await asyncio.to_thread(settings_path.read_text)) if settings_path else None
+    functions = await asyncio.to_thread(load_functions, functions_path) if functions_path else None
     async with contextlib.AsyncExitStack() as stack:
         if url is None:
             url = await stack.enter_async_context(_local_server(config_path))
-        conversation = await converse(audio_path, url, speed=speed, settings=settings, api_key=api_key)
+        conversation = await converse(
+            audio_path, url, speed=speed, settings=settings, api_key=api_key, functions=functions
+        )
     if out is not None:
         write_wav(out, bytes(conversation.agent_audio), OUTPUT_RATE)
     return conversation

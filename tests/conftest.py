@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.llama_server import llama_server  # noqa: F401  (a fixture, shared by the modules that use it)
 from voicewire.audio.codecs import pcm16_to_float
 from voicewire.audio.resample import resample
 from voicewire.audio.wav import read_wav

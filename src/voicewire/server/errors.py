@@ -33,6 +33,8 @@ class ErrorCode(enum.StrEnum):
 class WarningCode(enum.StrEnum):
     #: Audio sent before the settings overflowed the bounded buffer; the oldest was dropped.
     AUDIO_BUFFER_OVERFLOW = "AUDIO_BUFFER_OVERFLOW"
+    #: Settings asked for an LLM provider the server has not configured; the local model answers instead.
+    PROVIDER_FALLBACK = "PROVIDER_FALLBACK"
 
 
 def error(code: ErrorCode, description: str) -> ErrorResponse:

@@ -50,7 +50,12 @@ from voicewire.engines.base import (
     SpeechToText,
     Transcript,
 )
-from voicewire.engines.registry import EngineRegistry, UnknownModelError, VoiceChoice
+from voicewire.engines.registry import (
+    EngineRegistry,
+    UnconfiguredProviderError,
+    UnknownModelError,
+    VoiceChoice,
+)
 from voicewire.protocol import (
     AgentKeepAlive,
     ConversationTextResponse,
@@ -336,6 +341,10 @@ class Session:
             raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, str(exc)) from exc
         if agent.think.instructions and self._instructions_too_long(agent.think.instructions):
             raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, self._instructions_limit_text())
+        try:
+            llm = self._engines.choose_llm(agent.think.provider.type, agent.think.model)
+        except UnconfiguredProviderError as exc:
+            raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, str(exc)) from exc
         history = _context_history(settings)
         self._decoder = InputDecoder(input_format)
         self._detector = TurnDetector(self._engines.new_vad(), self._config.turns)
@@ -344,8 +353,9 @@ class Session:
         )
         self._stt = self._engines.stt_for(agent.listen.model)
         self._keyterms = tuple(agent.listen.keyterms or ())
-        self._llm = self._engines.llm_for(agent.think.provider.type, agent.think.model)
-        self._llm_model = agent.think.model
+        self._llm, self._llm_model, fallback_notice = llm
+        if fallback_notice is not None:
+            self._outbox.send(warning(WarningCode.PROVIDER_FALLBACK, fallback_notice))
         self._voice = voice
         if agent.think.instructions:
             self.instructions = agent.think.instructions

@@ -9,12 +9,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.server.net import fast_config
 from voicewire import cli
-from voicewire.audio import write_wav
-from voicewire.converse import converse
+from voicewire.audio import encode, write_wav
+from voicewire.converse import converse, frame_intervals
 from voicewire.engines.base import EngineError, ToolCall
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, scripted_registry, tone
 from voicewire.server import AgentServer
@@ -99,3 +100,21 @@ async def test_a_fatal_error_exits_non_zero_with_the_error(
     assert code == 1
     assert "the recogniser is on fire" in captured.err
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("speed", [1.0, 8.0])
+async def test_the_speed_does_not_change_how_turns_are_split(tmp_path: Path, speed: float) -> None:
+    """Two phrases 0.7 s apart, STT taking 0.3 s: the first is answered before the second starts, at any
+    speed. Sped-up pauses made the second phrase arrive during STT, which merged both into one turn."""
+    pause = np.zeros(int(16000 * 0.7), dtype=np.int16)
+    path = tmp_path / "two-phrases.wav"
+    write_wav(path, np.concatenate((tone(8000, 16000), pause, tone(8000, 16000))), 16000)
+    registry = scripted_registry(stt=ScriptedStt(["first phrase", "second phrase"], delay=0.3))
+    async with AgentServer(fast_config(), registry) as server:
+        conversation = await converse(path, server.url, speed=speed)
+    assert conversation.user_transcripts == ["first phrase", "second phrase"]
+
+
+def test_pauses_are_sent_in_real_time_and_speech_faster() -> None:
+    loud, quiet = encode(tone(320, 16000), "mulaw"), encode(np.full(320, 30, np.int16), "mulaw")
+    assert frame_intervals([loud, quiet, loud, bytes(0)], "mulaw", 4.0) == [0.005, 0.02, 0.005, 0.02]

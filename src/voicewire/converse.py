@@ -1,8 +1,8 @@
 """`voicewire converse`: one real conversation from an audio file, through voicewire's own SDK client.
 
-It is the end-to-end check a user runs first: the file is streamed like a microphone would (real time unless
-`--speed` says otherwise, then silence, as a muted microphone sends), the agent's events are recorded with
-their time since connect, and the agent's audio is collected into a WAV file.
+It is the end-to-end check a user runs first: the file is streamed like a microphone would (real time, or its
+speech `--speed` times faster, pauses still in real time; then silence, as a muted microphone sends), the
+agent's events are recorded with their time since connect, and the agent's audio is collected into a WAV file.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ import itertools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from voicewire.audio import bytes_per_sample, encode, read_wav, write_wav
+from voicewire.audio import bytes_per_sample, decode, encode, read_wav, write_wav
 from voicewire.client import AsyncAgentWebSocketClient, ClientOptions
 from voicewire.protocol import (
     AgentStartedSpeakingResponse,
@@ -36,6 +37,8 @@ from voicewire.protocol import (
 OUTPUT_RATE = 16000
 #: Microphone-like frames: 20 ms of audio each.
 FRAME_SECONDS = 0.02
+#: A frame this far below loud speech (-20 dB) is a pause, sent in real time whatever `--speed` says.
+_PAUSE_LEVEL = 0.1
 
 
 @dataclass
@@ -194,13 +197,13 @@ async def converse(
     if not await client.start(settings_for(wav.encoding, wav.sample_rate, settings)):
         raise ConnectionError(f"could not connect to the agent at {url}")
     try:
-        speech = (wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame))
-        async for frame in paced(speech, FRAME_SECONDS / speed):
+        speech = [wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame)]
+        async for frame in paced(speech, frame_intervals(speech, wav.encoding, speed)):
             if recorder.conversation.fatal is not None:
                 break
             await client.send(frame)
         deadline = time.monotonic() + reply_timeout
-        async for frame in paced(itertools.repeat(silence), FRAME_SECONDS / speed):
+        async for frame in paced(itertools.repeat(silence), FRAME_SECONDS):
             if recorder.conversation.fatal is not None:
                 break
             await client.send(frame)
@@ -216,14 +219,38 @@ async def converse(
     return recorder.conversation
 
 
-async def paced(frames: Iterable[bytes], interval: float, start: float | None = None) -> AsyncIterator[bytes]:
-    """Yield one frame every `interval` seconds of wall time from `start` (default: now), without drift."""
-    start = time.monotonic() if start is None else start
-    for index, frame in enumerate(frames):
-        delay = start + index * interval - time.monotonic()
+def frame_intervals(frames: Sequence[bytes], encoding: str, speed: float) -> list[float]:
+    """Seconds to wait after each frame: speech goes `speed` times faster, pauses always go in real time.
+
+    Where a turn ends, and whether the next speech counts as a barge-in or a turn of its own, depends on
+    how long the pause lasts in wall time against the server's STT and LLM, which no speed-up makes faster.
+    Sped-up pauses made 4 user turns at 1x into 1 at 4x; real-time pauses make the same turns at any speed.
+    A frame is a pause when it is 20 dB below the file's loud speech (its 95th-percentile frame level).
+    """
+    levels = np.array([_rms(decode(frame, encoding)) for frame in frames])
+    if not len(levels):
+        return []
+    quiet = levels < _PAUSE_LEVEL * np.percentile(levels, 95)
+    return [FRAME_SECONDS if is_quiet else FRAME_SECONDS / speed for is_quiet in quiet]
+
+
+def _rms(pcm: npt.NDArray[np.int16]) -> float:
+    return float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
+
+
+async def paced(
+    frames: Iterable[bytes], interval: float | Iterable[float], start: float | None = None
+) -> AsyncIterator[bytes]:
+    """Yield frames on the wall clock from `start` (default: now), without drift: one every `interval`
+    seconds, or after each frame as long as its entry in a sequence of intervals."""
+    due = time.monotonic() if start is None else start
+    intervals = itertools.repeat(interval) if isinstance(interval, float | int) else iter(interval)
+    for frame, wait in zip(frames, intervals, strict=False):
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         yield frame
+        due += wait
 
 
 def format_conversation(conversation: Conversation, out: Path | None) -> str:

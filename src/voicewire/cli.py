@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import logging
 import os
 import signal
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from voicewire.engines.registry import EngineConfig, EngineRegistry
+from voicewire.logs import LOG_FORMATS, configure_logging
 from voicewire.server.app import AgentServer
 from voicewire.server.config import ServerConfig, load_config
 
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or `host` from the config)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free port)")
     serve.add_argument("--config", help="TOML or JSON configuration file")
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text", help="text (default) or json, one object a line"
+    )
     serve.add_argument(
         "--insecure",
         action="store_true",
@@ -172,7 +175,7 @@ async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, getattr(args, "log_format", "text"))
     run: Command = args.run
     return run(args)
 

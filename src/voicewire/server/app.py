@@ -1,8 +1,8 @@
 """The network edge: HTTP routes, authentication, the session limit, and one `Session` per connection.
 
 Routes: `/agent` (any query string) upgrades to the agent protocol; `GET /healthz` answers 200 once engines
-are loaded (503 before); `GET /metrics` returns recent turn timings as JSON (API key required when keys are
-configured); anything else is 404.
+are loaded (503 before); `GET /metrics` serves counters and latency histograms in Prometheus' text format and
+`GET /metrics.json` recent turn timings (both need an API key when keys are configured); anything else is 404.
 
 Authentication happens before the upgrade, so a wrong key costs the client an HTTP 401 and the server no
 session. A key is accepted from `Authorization: Token <key>` / `Bearer <key>` (what SDKs send) or from the
@@ -32,6 +32,7 @@ from voicewire.redaction import websockets_logger
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.metrics import TurnMetrics
+from voicewire.server.prometheus import CONTENT_TYPE_LATEST, ObservedTransport, ServerMetrics
 from voicewire.server.session import Session
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class AgentServer:
         self._clock = clock or MonotonicClock()
         self._server: Server | None = None
         self._finished_turns: collections.deque[TurnMetrics] = collections.deque(maxlen=METRICS_LIMIT)
+        self.metrics = ServerMetrics()
 
     async def start(self) -> None:
         self.config.check()
@@ -119,7 +121,7 @@ class AgentServer:
             if self.engines is None:
                 return connection.respond(503, "loading engines\n")
             return connection.respond(200, "ok\n")
-        if path not in (AGENT_PATH, "/metrics"):
+        if path not in (AGENT_PATH, "/metrics", "/metrics.json"):
             return connection.respond(404, "not found\n")
         if self.config.api_keys and not _authorized(request.headers, self.config.api_keys):
             logger.info("rejected a request from %s: missing or wrong API key", connection.remote_address)
@@ -127,7 +129,9 @@ class AgentServer:
             response.headers["WWW-Authenticate"] = "Token"
             return response
         if path == "/metrics":
-            return _json_response(connection, self._metrics_document())
+            return _response(connection, self.metrics.exposition(), CONTENT_TYPE_LATEST)
+        if path == "/metrics.json":
+            return _response(connection, json.dumps(self._metrics_document()).encode(), "application/json")
         if self.engines is None:
             return connection.respond(503, "loading engines, try again shortly\n")
         return None
@@ -138,9 +142,12 @@ class AgentServer:
             await connection.close(TRY_AGAIN_LATER, "try again later")
             return
         assert self.engines is not None
-        session = Session(self.config, self.engines, connection, clock=self._clock)
+        transport = ObservedTransport(connection, self.metrics)
+        session = Session(self.config, self.engines, transport, clock=self._clock)
+        session.observer = self.metrics
         self.sessions[session.id] = session
         self.sessions_served += 1
+        self.metrics.session_started(session.id)
         logger.info("session %s started (%d active)", session.id, len(self.sessions))
         session.start()
         try:
@@ -152,7 +159,14 @@ class AgentServer:
             await session.aclose()
             del self.sessions[session.id]
             self._finished_turns.extend(session.metrics)
-            logger.info("session %s ended (%d active)", session.id, len(self.sessions))
+            self.metrics.session_ended(session.id, connection.close_code)
+            logger.info(
+                "session %s ended with close code %s after %d turns (%d active)",
+                session.id,
+                connection.close_code,
+                len(session.metrics),
+                len(self.sessions),
+            )
 
     def _metrics_document(self) -> dict[str, Any]:
         """Timings only: transcripts are the users' words and stay out of an HTTP endpoint."""
@@ -192,8 +206,10 @@ def _authorized(headers: Headers, keys: Sequence[str]) -> bool:
     return accepted
 
 
-def _json_response(connection: ServerConnection, document: dict[str, Any]) -> Response:
-    response = connection.respond(200, json.dumps(document))
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
+def _response(connection: ServerConnection, body: bytes, content_type: str) -> Response:
+    response = connection.respond(200, "")
+    response.body = body
+    for name, value in (("Content-Length", str(len(body))), ("Content-Type", content_type)):
+        del response.headers[name]
+        response.headers[name] = value
     return response

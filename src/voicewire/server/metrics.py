@@ -67,3 +67,16 @@ class TurnMetrics:
 
 def _span(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else max(0.0, end - start)
+
+
+class SessionObserver:
+    """What a session reports as it goes: a finished reply and a barge-in. Does nothing by itself.
+
+    The server sets `Session.observer` to its `ServerMetrics`; a session on its own (tests) keeps this one.
+    """
+
+    def turn_finished(self, session_id: str, turn: TurnMetrics) -> None:
+        """A reply ended (spoken, interrupted or failed); `turn` is final."""
+
+    def barge_in(self, session_id: str) -> None:
+        """The user spoke while a reply was being prepared or spoken, and it was stopped."""

@@ -81,7 +81,7 @@ from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.errors import ErrorCode, WarningCode, error, warning
 from voicewire.server.functions import FunctionRunner
-from voicewire.server.metrics import ReplyKind, TurnMetrics
+from voicewire.server.metrics import ReplyKind, SessionObserver, TurnMetrics
 from voicewire.server.outbox import Outbox, Transport
 from voicewire.server.reply import Reply, ReplyOptions
 from voicewire.server.sentences import SentenceSplitter
@@ -135,6 +135,7 @@ class Session:
         self.history: list[ChatMessage] = []
         #: The most recent replies, oldest first (see `metrics.TurnMetrics`).
         self.metrics: collections.deque[TurnMetrics] = collections.deque(maxlen=config.metrics_history)
+        self.observer = SessionObserver()
         self.instructions = DEFAULT_INSTRUCTIONS
         self._config = config
         self._engines = engines
@@ -524,6 +525,7 @@ class Session:
         self._reply_task = None
         self._function_pending = False
         reply.interrupt()
+        self.observer.barge_in(self.id)
         if reply.metrics.kind == "user" and not reply.transcript_committed and reply.utterance is not None:
             self._carry = (reply.utterance, reply.origin)
         self._commit(reply)
@@ -550,6 +552,7 @@ class Session:
         finally:
             self._commit(reply)
             logger.debug("session %s: turn metrics %s", self.id, json.dumps(reply.metrics.to_dict()))
+            self.observer.turn_finished(self.id, reply.metrics)
             self.reply_finished(reply)
 
     def _commit(self, reply: Reply) -> None:

@@ -15,8 +15,9 @@ import pytest
 from tests.server.net import fast_config
 from voicewire import cli
 from voicewire.audio import encode, write_wav
-from voicewire.converse import converse, frame_intervals
+from voicewire.converse import converse, frame_intervals, run
 from voicewire.engines.base import EngineError, ToolCall
+from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, scripted_registry, tone
 from voicewire.server import AgentServer
 
@@ -118,3 +119,17 @@ async def test_the_speed_does_not_change_how_turns_are_split(tmp_path: Path, spe
 def test_pauses_are_sent_in_real_time_and_speech_faster() -> None:
     loud, quiet = encode(tone(320, 16000), "mulaw"), encode(np.full(320, 30, np.int16), "mulaw")
     assert frame_intervals([loud, quiet, loud, bytes(0)], "mulaw", 4.0) == [0.005, 0.02, 0.005, 0.02]
+
+
+async def test_the_in_process_server_of_a_config_with_api_keys_lets_converse_in(
+    utterance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`converse --config` with the README's `api_keys` used to get 401 from its own server."""
+    monkeypatch.delenv("VOICEWIRE_API_KEYS", raising=False)
+    monkeypatch.setattr(
+        EngineRegistry, "load_default", staticmethod(lambda config=None: scripted_registry(stt=ScriptedStt()))
+    )
+    config = tmp_path / "voicewire.toml"
+    config.write_text('api_keys = ["change-me"]\n')
+    conversation = await run(utterance, url=None, out=None, speed=4, settings_path=None, config_path=config)
+    assert conversation.fatal is None and conversation.agent_transcripts

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from voicewire.client.compat import API_KEY_ENVS
 from voicewire.engines.registry import EngineConfig, EngineRegistry
 from voicewire.logs import LOG_FORMATS, configure_logging
 from voicewire.server.app import AgentServer
@@ -61,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON object of canned results for client-side function calls: {name: result}",
     )
     converse.add_argument(
-        "--api-key", default=os.environ.get("VOICEWIRE_API_KEY", ""), help=argparse.SUPPRESS
+        "--api-key",
+        default=next((os.environ[name] for name in API_KEY_ENVS if os.environ.get(name)), ""),
+        help="key sent to the agent (default: $VOICEWIRE_API_KEY, then $DEEPGRAM_API_KEY; "
+        "for the in-process server, the first of its api_keys)",
     )
     converse.set_defaults(run=cmd_converse)
 

@@ -294,7 +294,8 @@ async def run(
     functions = await asyncio.to_thread(load_functions, functions_path) if functions_path else None
     async with contextlib.AsyncExitStack() as stack:
         if url is None:
-            url = await stack.enter_async_context(_local_server(config_path))
+            url, server_keys = await stack.enter_async_context(_local_server(config_path))
+            api_key = api_key or next(iter(server_keys), "")
         conversation = await converse(
             audio_path, url, speed=speed, settings=settings, api_key=api_key, functions=functions
         )
@@ -304,8 +305,9 @@ async def run(
 
 
 @contextlib.asynccontextmanager
-async def _local_server(config_path: Path | None) -> AsyncIterator[str]:
-    """The server with the configured (by default the offline) engines, on a free loopback port."""
+async def _local_server(config_path: Path | None) -> AsyncIterator[tuple[str, tuple[str, ...]]]:
+    """The server with the configured (by default the offline) engines, on a free loopback port: its URL
+    and its API keys, so that a config with `api_keys` does not lock its own client out."""
     from voicewire.engines.registry import EngineConfig, EngineRegistry
     from voicewire.server.app import AgentServer
     from voicewire.server.config import load_config
@@ -314,6 +316,6 @@ async def _local_server(config_path: Path | None) -> AsyncIterator[str]:
     registry = await EngineRegistry.load_warm(EngineConfig.from_mapping(config.engines, environ=os.environ))
     try:
         async with AgentServer(config, registry) as server:
-            yield server.url
+            yield server.url, config.api_keys
     finally:
         await registry.aclose()

@@ -293,11 +293,12 @@ async def run(
     settings = json.loads(await asyncio.to_thread(settings_path.read_text)) if settings_path else None
     functions = await asyncio.to_thread(load_functions, functions_path) if functions_path else None
     async with contextlib.AsyncExitStack() as stack:
-        if url is None:
-            url, server_keys = await stack.enter_async_context(_local_server(config_path))
+        agent_url = url
+        if agent_url is None:
+            agent_url, server_keys = await stack.enter_async_context(_local_server(config_path))
             api_key = api_key or next(iter(server_keys), "")
         conversation = await converse(
-            audio_path, url, speed=speed, settings=settings, api_key=api_key, functions=functions
+            audio_path, agent_url, speed=speed, settings=settings, api_key=api_key, functions=functions
         )
     if out is not None:
         write_wav(out, bytes(conversation.agent_audio), OUTPUT_RATE)

@@ -293,10 +293,10 @@ async def run(
     settings = json.loads(await asyncio.to_thread(settings_path.read_text)) if settings_path else None
     functions = await asyncio.to_thread(load_functions, functions_path) if functions_path else None
     async with contextlib.AsyncExitStack() as stack:
-        agent_url = url
-        if agent_url is None:
-            agent_url, server_keys = await stack.enter_async_context(_local_server(config_path))
+        if url is None:
+            local_url, server_keys = await stack.enter_async_context(_local_server(config_path))
             api_key = api_key or next(iter(server_keys), "")
+        agent_url = local_url if url is None else url
         conversation = await converse(
             audio_path, agent_url, speed=speed, settings=settings, api_key=api_key, functions=functions
         )

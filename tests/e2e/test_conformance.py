@@ -34,7 +34,8 @@ from voicewire.audio import read_wav
 from voicewire.client import ClientOptions
 from voicewire.client import DeepgramClient as VoicewireClient
 from voicewire.engines.base import ToolCall
-from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
+from voicewire.engines.registry import EngineRegistry
+from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVad
 from voicewire.server import AgentServer, ServerConfig
 
 pytestmark = pytest.mark.filterwarnings(
@@ -51,10 +52,15 @@ WEATHER = ToolCall("call_7", "get_weather", '{"item": "Paris"}')
 
 
 def agent_server() -> AgentServer:
-    registry = scripted_registry(
+    # The seed settings name think.provider.type "open_ai": the operator has configured it (here, the
+    # scripted model), so no PROVIDER_FALLBACK warning comes before SettingsApplied.
+    llm = ScriptedLlm([["Hello from voicewire. How can I help?"], [WEATHER], ["It is sunny in Paris."]])
+    registry = EngineRegistry(
+        vad_factory=ScriptedVad,
         stt=ScriptedStt(["hello agent", "what is the weather in Paris"]),
-        llm=ScriptedLlm([["Hello from voicewire. How can I help?"], [WEATHER], ["It is sunny in Paris."]]),
+        llm=llm,
         tts=ScriptedTts(seconds_per_char=SECONDS_PER_CHAR),
+        providers={"open_ai": llm},
     )
     config = ServerConfig(host="127.0.0.1", port=0, api_keys=(API_KEY,), turns=FAST_TURNS)
     return AgentServer(config, registry)

@@ -325,6 +325,26 @@ def test_missing_sounddevice_is_a_device_error(monkeypatch: pytest.MonkeyPatch) 
         SoundDeviceSink().start()
 
 
+def test_a_device_portaudio_cannot_open_is_named(fake_sounddevice: types.SimpleNamespace) -> None:
+    module = sys.modules["sounddevice"]
+
+    class PortAudioError(Exception):
+        pass
+
+    def no_device(**settings: Any) -> None:
+        raise PortAudioError("Error querying device -1")
+
+    module.PortAudioError = PortAudioError  # type: ignore[attr-defined]
+    module.RawInputStream = no_device  # type: ignore[attr-defined]
+    module.RawOutputStream = no_device  # type: ignore[attr-defined]
+    with pytest.raises(
+        DeviceError, match=r"microphone \(the default device, 16000 Hz\): Error querying device -1"
+    ):
+        SoundDeviceSource().start(lambda data: None)
+    with pytest.raises(DeviceError, match=r"speaker \(device 3, 24000 Hz\)"):
+        SoundDeviceSink(rate=24000, device=3).start()
+
+
 class _NoPortAudio:
     """An import hook that fails like sounddevice does when it is installed but libportaudio is not."""
 

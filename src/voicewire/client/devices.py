@@ -14,10 +14,11 @@ given one, instead of always.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -84,6 +85,16 @@ def _sounddevice() -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def _opening(what: str, device: int | None, rate: int, sd: ModuleType) -> Iterator[None]:
+    """PortAudio errors ("Error querying device -1": no sound card) as a `DeviceError` naming the device."""
+    try:
+        yield
+    except getattr(sd, "PortAudioError", ()) as exc:
+        which = "the default device" if device is None else f"device {device}"
+        raise DeviceError(f"cannot open the {what} ({which}, {rate} Hz): {exc}") from exc
+
+
 class SoundDeviceSource:
     """The default microphone input: a PortAudio input stream in callback mode."""
 
@@ -99,15 +110,16 @@ class SoundDeviceSource:
         def on_block(indata: Any, frames: int, time_info: Any, status: Any) -> None:
             callback(bytes(indata))
 
-        self._stream = sd.RawInputStream(
-            samplerate=self.rate,
-            blocksize=self.chunk,
-            channels=self.channels,
-            dtype="int16",
-            device=self.device,
-            callback=on_block,
-        )
-        self._stream.start()
+        with _opening("microphone", self.device, self.rate, sd):
+            self._stream = sd.RawInputStream(
+                samplerate=self.rate,
+                blocksize=self.chunk,
+                channels=self.channels,
+                dtype="int16",
+                device=self.device,
+                callback=on_block,
+            )
+            self._stream.start()
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None
@@ -127,14 +139,15 @@ class SoundDeviceSink:
 
     def start(self) -> None:
         sd = _sounddevice()
-        self._stream = sd.RawOutputStream(
-            samplerate=self.rate,
-            blocksize=self.chunk,
-            channels=self.channels,
-            dtype="int16",
-            device=self.device,
-        )
-        self._stream.start()
+        with _opening("speaker", self.device, self.rate, sd):
+            self._stream = sd.RawOutputStream(
+                samplerate=self.rate,
+                blocksize=self.chunk,
+                channels=self.channels,
+                dtype="int16",
+                device=self.device,
+            )
+            self._stream.start()
 
     def write(self, data: bytes) -> None:
         if self._stream is not None:

@@ -19,8 +19,9 @@ Keyterms (Deepgram's `listen.keyterms`) become Whisper's previous-text prompt. I
 makes the decoder repeat the utterance past the end of the audio without ever closing the segment ("Testing
 123 testing 123" came back as four or fourteen repetitions, the latter then dropped whole by the
 compression-ratio filter, leaving nothing). In the 30 s window it was trained on, the prompt decodes the
-utterance once and spells the keyterm as given, so an utterance with keyterms takes the 30 s path (about
-0.25 s more encoder time on 2 cores, only in sessions that ask for keyterms). The prompt is passed as
+utterance once and spells the keyterm as given, so an utterance with keyterms takes the 30 s path. 20 and
+25 s windows still repeated. It costs: the 4.7 s test clip took 1.7 s instead of 0.2 s (median of 7, on 2
+cores busy with other work), and only sessions that ask for keyterms pay it. The prompt is passed as
 faster-whisper's `initial_prompt`: its `hotwords` (the same tokens after the same marker, on paper) made
 tiny.en repeat words of the preamble recording ("establish this this is the Constitution").
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.net import client, fast_registry, receive_until, running, speak
+from voicewire.engines._worker import iterate_in_thread
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import SettingsConfigurationOptions
 from voicewire.server import AgentServer
@@ -80,3 +82,13 @@ async def test_metrics_after_a_scripted_session(caplog: pytest.LogCaptureFixture
     turn_lines = [line for line in session_lines if " turn (user): voice-to-voice " in line]
     assert len(turn_lines) == 2 and "interrupted" in turn_lines[0]
     assert not any("hello there" in line for line in lines)  # the user's words stay out of the log
+
+
+async def test_metrics_include_the_engines_queue_waits() -> None:
+    """Engines are shared by the process; their waits are in every server's /metrics."""
+    lock = threading.Lock()
+    async for _ in iterate_in_thread(lambda stop: iter([1]), lock, what="test engine"):
+        pass
+    async with running() as server:
+        samples = await scrape(server)
+    assert samples[("voicewire_engine_queue_wait_seconds_count", (("engine", "test engine"),))] >= 1

@@ -16,6 +16,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from voicewire.engines._worker import ENGINE_METRICS
 from voicewire.server.metrics import SessionObserver, TurnMetrics
 from voicewire.server.outbox import Transport
 
@@ -65,7 +66,8 @@ class ServerMetrics(SessionObserver):
         )
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        """This server's metrics, then the engines' queue waits (shared by every server in the process)."""
+        return generate_latest(self.registry) + generate_latest(ENGINE_METRICS)
 
     def session_started(self, session_id: str) -> None:
         self.sessions.inc()

@@ -28,7 +28,9 @@ import numpy.typing as npt
 
 from voicewire.audio import read_wav, resample
 
-SHARED_AUDIO: Final = Path(os.environ.get("VOICEWIRE_SHARED_AUDIO", "/work/shared/audio"))
+SHARED_AUDIO: Final = Path(
+    os.environ.get("VOICEWIRE_SHARED_AUDIO", Path(__file__).resolve().parents[1] / "tests" / "data" / "audio")
+)
 PREAMBLE: Final = SHARED_AUDIO / "preamble-22k-linear16.wav"
 TESTING: Final = SHARED_AUDIO / "testing-8k-mulaw.wav"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.llama_server import llama_server  # noqa: F401  (a fixture, shared by the modules that use it)
 from voicewire.audio.codecs import pcm16_to_float
 from voicewire.audio.resample import resample
 from voicewire.audio.wav import read_wav
@@ -24,7 +25,8 @@ from voicewire.engines.tts_piper import PiperTts
 # Nothing in a test run may reach the Hugging Face hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+#: Real speech kept in the repository (see the README there for its source, licence and words).
+TEST_AUDIO = Path(__file__).resolve().parent / "data" / "audio"
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +70,7 @@ def preamble_16k() -> dict[str, FloatAudio]:
     """The preamble recording as engines take it (16 kHz float), from the 22 kHz and the 8 kHz mu-law file."""
     audio: dict[str, FloatAudio] = {}
     for name in ("preamble-22k-linear16.wav", "preamble-8k-mulaw.wav"):
-        wav = read_wav(SHARED_AUDIO / name)
+        wav = read_wav(TEST_AUDIO / name)
         audio[name] = pcm16_to_float(resample(wav.pcm16(), wav.sample_rate, ENGINE_SAMPLE_RATE))
     return audio
 

@@ -33,7 +33,7 @@ def wer(reference: str, hypothesis: str) -> float:
     return previous[-1] / max(len(ref), 1)
 
 
-#: What is said in /work/shared/audio/preamble-*.wav (see the README there).
+#: What is said in tests/data/audio/preamble-*.wav (see the README there).
 PREAMBLE = (
     "We, the People of the United States, in Order to form a more perfect Union, establish Justice, insure "
     "domestic Tranquility, provide for the common defence, promote the general Welfare, and secure the "

@@ -6,14 +6,15 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from voicewire.client.compat import API_KEY_ENVS
 from voicewire.engines.registry import EngineConfig, EngineRegistry
+from voicewire.logs import LOG_FORMATS, configure_logging
 from voicewire.server.app import AgentServer
 from voicewire.server.config import ServerConfig, load_config
 
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free port)")
     serve.add_argument("--config", help="TOML or JSON configuration file")
     serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, default="text", help="text (default) or json, one object a line"
+    )
+    serve.add_argument(
         "--insecure",
         action="store_true",
         help="allow a non-loopback address without API keys (anyone may connect)",
@@ -53,7 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     converse.add_argument("--settings", type=Path, help="SettingsConfiguration JSON to start from")
     converse.add_argument("--config", type=Path, help="server configuration for the in-process server")
     converse.add_argument(
-        "--api-key", default=os.environ.get("VOICEWIRE_API_KEY", ""), help=argparse.SUPPRESS
+        "--functions",
+        type=Path,
+        help="JSON object of canned results for client-side function calls: {name: result}",
+    )
+    converse.add_argument(
+        "--api-key",
+        default=next((os.environ[name] for name in API_KEY_ENVS if os.environ.get(name)), ""),
+        help="key sent to the agent (default: $VOICEWIRE_API_KEY, then $DEEPGRAM_API_KEY; "
+        "for the in-process server, the first of its api_keys)",
     )
     converse.set_defaults(run=cmd_converse)
 
@@ -125,6 +137,7 @@ def cmd_converse(args: argparse.Namespace) -> int:
                 settings_path=args.settings,
                 config_path=args.config,
                 api_key=args.api_key,
+                functions_path=args.functions,
             )
         )
     except (OSError, ValueError, ImportError) as exc:
@@ -134,6 +147,9 @@ def cmd_converse(args: argparse.Namespace) -> int:
         print(json.dumps(conversation.to_json()))
     else:
         print(converse.format_conversation(conversation, args.out))
+    if conversation.fatal is not None:
+        print(f"voicewire converse: {conversation.fatal}", file=sys.stderr)
+        return 1
     return 0 if conversation.agent_transcripts else 1
 
 
@@ -191,7 +207,7 @@ async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, getattr(args, "log_format", "text"))
     run: Command = args.run
     return run(args)
 

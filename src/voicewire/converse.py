@@ -1,8 +1,8 @@
 """`voicewire converse`: one real conversation from an audio file, through voicewire's own SDK client.
 
-It is the end-to-end check a user runs first: the file is streamed like a microphone would (real time unless
-`--speed` says otherwise, then silence, as a muted microphone sends), the agent's events are recorded with
-their time since connect, and the agent's audio is collected into a WAV file.
+It is the end-to-end check a user runs first: the file is streamed like a microphone would (real time, or its
+speech `--speed` times faster, pauses still in real time; then silence, as a muted microphone sends), the
+agent's events are recorded with their time since connect, and the agent's audio is collected into a WAV file.
 """
 
 from __future__ import annotations
@@ -14,20 +14,22 @@ import itertools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from voicewire.audio import bytes_per_sample, encode, read_wav, write_wav
+from voicewire.audio import bytes_per_sample, decode, encode, read_wav, write_wav
 from voicewire.client import AsyncAgentWebSocketClient, ClientOptions
 from voicewire.protocol import (
     AgentStartedSpeakingResponse,
     AgentWebSocketEvents,
     ConversationTextResponse,
     ErrorResponse,
+    FunctionCallRequest,
     SettingsConfigurationOptions,
 )
 
@@ -35,6 +37,8 @@ from voicewire.protocol import (
 OUTPUT_RATE = 16000
 #: Microphone-like frames: 20 ms of audio each.
 FRAME_SECONDS = 0.02
+#: A frame this far below loud speech (-20 dB) is a pause, sent in real time whatever `--speed` says.
+_PAUSE_LEVEL = 0.1
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Conversation:
     latencies: list[dict[str, float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Why the conversation ended before the agent's reply: a fatal error, a close, an unanswerable call.
+    fatal: str | None = None
 
     @property
     def user_transcripts(self) -> list[str]:
@@ -68,15 +74,25 @@ class Conversation:
             "latencies": self.latencies,
             "events": self.events,
             "errors": self.errors,
+            "fatal": self.fatal,
         }
 
 
-class _Recorder:
-    """Collects events as handlers; tracks whether a reply is still on its way."""
+#: Errors after which the agent still answers: a server-side function failed, or a stray response id.
+RECOVERABLE_ERRORS = frozenset({"FUNCTION_CALL_FAILED", "UNKNOWN_FUNCTION_CALL_ID"})
 
-    def __init__(self, started: float) -> None:
+
+class _Recorder:
+    """Collects events as handlers, answers client-side function calls, notices when to give up.
+
+    converse sends only audio, so any other Error (and a close) means no reply is coming: waiting out the
+    timeout would only hide why.
+    """
+
+    def __init__(self, started: float, functions: Mapping[str, Any] | None) -> None:
         self.conversation = Conversation()
         self._started = started
+        self._functions = functions
         self.replies_done = 0
         self.last_event_at = started
 
@@ -85,8 +101,11 @@ class _Recorder:
             client.on(event, self._handler(event))
 
     def _handler(self, event: AgentWebSocketEvents) -> Any:
-        async def handle(_client: Any, **payload: Any) -> None:
+        async def handle(client: AsyncAgentWebSocketClient, **payload: Any) -> None:
             self.record(event, payload)
+            request = payload.get("function_call_request")
+            if isinstance(request, FunctionCallRequest):
+                await self._answer(client, request)
 
         return handle
 
@@ -110,9 +129,32 @@ class _Recorder:
                 }
             )
         elif isinstance(message, ErrorResponse):
-            conversation.errors.append(message.description or message.message)
+            text = message.description or message.message
+            conversation.errors.append(text)
+            if message.code not in RECOVERABLE_ERRORS:
+                self._give_up(f"the agent sent an error: {text}")
         elif event is AgentWebSocketEvents.AgentAudioDone:
             self.replies_done += 1
+        elif event is AgentWebSocketEvents.Close and not self.replies_done:
+            self._give_up("the agent closed the connection before replying")
+
+    async def _answer(self, client: AsyncAgentWebSocketClient, request: FunctionCallRequest) -> None:
+        name = request.function_name
+        if self._functions is None:
+            self._give_up(
+                f"the agent called the client-side function {name!r}; "
+                "give canned results with --functions FILE (a JSON object: name → result)"
+            )
+        elif name not in self._functions:
+            self._give_up(
+                f"the agent called the client-side function {name!r}, which --functions has no result for"
+            )
+        else:
+            await client.send_function_call_response(request.function_call_id, self._functions[name])
+
+    def _give_up(self, reason: str) -> None:
+        if self.conversation.fatal is None:
+            self.conversation.fatal = reason
 
 
 def settings_for(
@@ -135,10 +177,14 @@ async def converse(
     speed: float = 1.0,
     settings: dict[str, Any] | None = None,
     api_key: str = "",
+    functions: Mapping[str, Any] | None = None,
     reply_timeout: float = 30.0,
     settle_seconds: float = 1.0,
 ) -> Conversation:
-    """Stream `audio_path` to the agent at `url` and wait for its reply."""
+    """Stream `audio_path` to the agent at `url` and wait for its reply.
+
+    `functions` maps client-side function names to canned results (text as is, anything else as JSON).
+    """
     wav = read_wav(audio_path)
     if wav.channels != 1:
         raise ValueError(f"{audio_path}: only mono audio can be streamed, not {wav.channels} channels")
@@ -146,34 +192,65 @@ async def converse(
     bytes_per_frame = samples_per_frame * bytes_per_sample(wav.encoding)
     silence = encode(np.zeros(samples_per_frame, np.int16), wav.encoding)
     client = AsyncAgentWebSocketClient(ClientOptions(api_key=api_key, url=url))
-    recorder = _Recorder(time.monotonic())
+    recorder = _Recorder(time.monotonic(), functions)
     recorder.attach(client)
     if not await client.start(settings_for(wav.encoding, wav.sample_rate, settings)):
         raise ConnectionError(f"could not connect to the agent at {url}")
     try:
-        speech = (wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame))
-        async for frame in paced(speech, FRAME_SECONDS / speed):
+        speech = [wav.data[i : i + bytes_per_frame] for i in range(0, len(wav.data), bytes_per_frame)]
+        async for frame in paced(speech, frame_intervals(speech, wav.encoding, speed)):
+            if recorder.conversation.fatal is not None:
+                break
             await client.send(frame)
         deadline = time.monotonic() + reply_timeout
-        async for frame in paced(itertools.repeat(silence), FRAME_SECONDS / speed):
+        async for frame in paced(itertools.repeat(silence), FRAME_SECONDS):
+            if recorder.conversation.fatal is not None:
+                break
             await client.send(frame)
             now = time.monotonic()
             answered = recorder.replies_done > 0 and now - recorder.last_event_at > settle_seconds
-            if answered or now > deadline:
+            if answered:
+                break
+            if now > deadline:
+                recorder.conversation.fatal = f"no reply from the agent within {reply_timeout:g} s"
                 break
     finally:
         await client.finish()
     return recorder.conversation
 
 
-async def paced(frames: Iterable[bytes], interval: float, start: float | None = None) -> AsyncIterator[bytes]:
-    """Yield one frame every `interval` seconds of wall time from `start` (default: now), without drift."""
-    start = time.monotonic() if start is None else start
-    for index, frame in enumerate(frames):
-        delay = start + index * interval - time.monotonic()
+def frame_intervals(frames: Sequence[bytes], encoding: str, speed: float) -> list[float]:
+    """Seconds to wait after each frame: speech goes `speed` times faster, pauses always go in real time.
+
+    Where a turn ends, and whether the next speech counts as a barge-in or a turn of its own, depends on
+    how long the pause lasts in wall time against the server's STT and LLM, which no speed-up makes faster.
+    Sped-up pauses made 4 user turns at 1x into 1 at 4x; real-time pauses make the same turns at any speed.
+    A frame is a pause when it is 20 dB below the file's loud speech (its 95th-percentile frame level).
+    """
+    levels = np.array([_rms(decode(frame, encoding)) for frame in frames])
+    if not len(levels):
+        return []
+    quiet = levels < _PAUSE_LEVEL * np.percentile(levels, 95)
+    return [FRAME_SECONDS if is_quiet else FRAME_SECONDS / speed for is_quiet in quiet]
+
+
+def _rms(pcm: npt.NDArray[np.int16]) -> float:
+    return float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
+
+
+async def paced(
+    frames: Iterable[bytes], interval: float | Iterable[float], start: float | None = None
+) -> AsyncIterator[bytes]:
+    """Yield frames on the wall clock from `start` (default: now), without drift: one every `interval`
+    seconds, or after each frame as long as its entry in a sequence of intervals."""
+    due = time.monotonic() if start is None else start
+    intervals = itertools.repeat(interval) if isinstance(interval, float | int) else iter(interval)
+    for frame, wait in zip(frames, intervals, strict=False):
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         yield frame
+        due += wait
 
 
 def format_conversation(conversation: Conversation, out: Path | None) -> str:
@@ -193,6 +270,14 @@ def format_conversation(conversation: Conversation, out: Path | None) -> str:
     return "\n".join(["events:", *lines, "", *turns, *latency_lines, *summary, *errors])
 
 
+def load_functions(path: Path) -> dict[str, Any]:
+    """The `--functions` file: a JSON object mapping each client-side function name to its result."""
+    functions = json.loads(path.read_text())
+    if not isinstance(functions, dict):
+        raise ValueError(f"{path}: expected a JSON object mapping function names to results")
+    return functions
+
+
 async def run(
     audio_path: Path,
     *,
@@ -202,21 +287,28 @@ async def run(
     settings_path: Path | None,
     config_path: Path | None = None,
     api_key: str = "",
+    functions_path: Path | None = None,
 ) -> Conversation:
     """Run one conversation, starting the server in-process when no `url` is given."""
     settings = json.loads(await asyncio.to_thread(settings_path.read_text)) if settings_path else None
+    functions = await asyncio.to_thread(load_functions, functions_path) if functions_path else None
     async with contextlib.AsyncExitStack() as stack:
         if url is None:
-            url = await stack.enter_async_context(_local_server(config_path))
-        conversation = await converse(audio_path, url, speed=speed, settings=settings, api_key=api_key)
+            local_url, server_keys = await stack.enter_async_context(_local_server(config_path))
+            api_key = api_key or next(iter(server_keys), "")
+        agent_url = local_url if url is None else url
+        conversation = await converse(
+            audio_path, agent_url, speed=speed, settings=settings, api_key=api_key, functions=functions
+        )
     if out is not None:
         write_wav(out, bytes(conversation.agent_audio), OUTPUT_RATE)
     return conversation
 
 
 @contextlib.asynccontextmanager
-async def _local_server(config_path: Path | None) -> AsyncIterator[str]:
-    """The server with the configured (by default the offline) engines, on a free loopback port."""
+async def _local_server(config_path: Path | None) -> AsyncIterator[tuple[str, tuple[str, ...]]]:
+    """The server with the configured (by default the offline) engines, on a free loopback port: its URL
+    and its API keys, so that a config with `api_keys` does not lock its own client out."""
     from voicewire.engines.registry import EngineConfig, EngineRegistry
     from voicewire.server.app import AgentServer
     from voicewire.server.config import load_config
@@ -225,6 +317,6 @@ async def _local_server(config_path: Path | None) -> AsyncIterator[str]:
     registry = await EngineRegistry.load_warm(EngineConfig.from_mapping(config.engines, environ=os.environ))
     try:
         async with AgentServer(config, registry) as server:
-            yield server.url
+            yield server.url, config.api_keys
     finally:
         await registry.aclose()

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+from tests.conftest import TEST_AUDIO
 
 
 @pytest.fixture
-def shared_audio() -> Path:
-    """The real recordings shared by every worktree; see their README for what is said."""
-    return SHARED_AUDIO
+def test_audio() -> Path:
+    """The real recordings kept in the repository; see their README for what is said."""
+    return TEST_AUDIO

@@ -109,9 +109,9 @@ def test_rejects_non_positive_rates(rate: int) -> None:
         StreamResampler(16000, rate, np.float32)
 
 
-def test_phone_and_wideband_recordings_agree_at_16k(shared_audio: Path) -> None:
-    phone = read_wav(shared_audio / "preamble-8k-mulaw.wav")
-    wideband = read_wav(shared_audio / "preamble-22k-linear16.wav")
+def test_phone_and_wideband_recordings_agree_at_16k(test_audio: Path) -> None:
+    phone = read_wav(test_audio / "preamble-8k-mulaw.wav")
+    wideband = read_wav(test_audio / "preamble-22k-linear16.wav")
     a = pcm16_to_float(resample(phone.pcm16(), phone.sample_rate, 16000))
     b = pcm16_to_float(resample(wideband.pcm16(), wideband.sample_rate, 16000))
     assert abs(len(a) - len(b)) <= 2

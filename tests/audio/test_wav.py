@@ -43,8 +43,8 @@ def extensible(subformat_tag: int, bits: int) -> bytes:
         ("testing-8k-mulaw.wav", "mulaw", 8000),
     ],
 )
-def test_reads_real_recordings(shared_audio: Path, name: str, encoding: str, rate: int) -> None:
-    wav = read_wav(shared_audio / name)
+def test_reads_real_recordings(test_audio: Path, name: str, encoding: str, rate: int) -> None:
+    wav = read_wav(test_audio / name)
     assert (wav.encoding, wav.sample_rate, wav.channels) == (encoding, rate, 1)
     pcm = wav.pcm16()
     assert pcm.dtype == np.int16
@@ -52,10 +52,10 @@ def test_reads_real_recordings(shared_audio: Path, name: str, encoding: str, rat
     assert np.sqrt(np.mean(pcm.astype(np.float64) ** 2)) > 300  # speech, not silence or noise
 
 
-def test_real_recording_durations(shared_audio: Path) -> None:
-    linear = read_wav(shared_audio / "preamble-22k-linear16.wav")
-    mulaw = read_wav((shared_audio / "preamble-8k-mulaw.wav").read_bytes())
-    testing = read_wav(str(shared_audio / "testing-8k-mulaw.wav"))  # LIST chunk before data
+def test_real_recording_durations(test_audio: Path) -> None:
+    linear = read_wav(test_audio / "preamble-22k-linear16.wav")
+    mulaw = read_wav((test_audio / "preamble-8k-mulaw.wav").read_bytes())
+    testing = read_wav(str(test_audio / "testing-8k-mulaw.wav"))  # LIST chunk before data
     assert linear.duration == pytest.approx(19.1, abs=0.05)
     assert mulaw.duration == pytest.approx(linear.duration, abs=0.01)
     assert testing.duration == pytest.approx(4.68, abs=0.01)

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from tests.conftest import TEST_AUDIO
+from voicewire.audio import read_wav, resample
 from voicewire.client import (
     BufferSink,
     DeviceError,
@@ -197,6 +200,22 @@ def test_wav_source_rejects_other_sample_widths(tmp_path: Path) -> None:
         WavFileSource(write_wav(tmp_path / "8bit.wav", bytes(100), width=1))
 
 
+@pytest.mark.parametrize("name", ["testing-8k-mulaw.wav", "preamble-22k-linear16.wav"])
+def test_wav_source_sends_any_readable_wav_as_linear16_at_its_rate(name: str) -> None:
+    """A mu-law or 22 kHz file goes out as 16-bit PCM at the rate asked for, the same speech throughout."""
+    wav = read_wav(TEST_AUDIO / name)
+    source = WavFileSource(TEST_AUDIO / name, chunk=4000, realtime=False, rate=24000)
+    assert (source.rate, source.channels) == (24000, 1)
+    blocks: list[bytes] = []
+    source.start(blocks.append)
+    assert source.finished.wait(5)
+    sent = np.frombuffer(b"".join(blocks), dtype="<i2")
+    assert abs(len(sent) / 24000 - wav.duration) < 0.01
+    expected = resample(wav.pcm16(), wav.sample_rate, 24000)
+    assert np.array_equal(sent, expected)
+    assert np.sqrt(np.mean(np.square(sent, dtype=np.float64))) > 300  # speech, not G.711 bytes read as PCM
+
+
 # --- Speaker --------------------------------------------------------------------------------------------
 
 
@@ -304,6 +323,42 @@ def test_missing_sounddevice_is_a_device_error(monkeypatch: pytest.MonkeyPatch) 
         SoundDeviceSource().start(lambda data: None)
     with pytest.raises(DeviceError):
         SoundDeviceSink().start()
+
+
+def test_a_device_portaudio_cannot_open_is_named(fake_sounddevice: types.SimpleNamespace) -> None:
+    module = sys.modules["sounddevice"]
+
+    class PortAudioError(Exception):
+        pass
+
+    def no_device(**settings: Any) -> None:
+        raise PortAudioError("Error querying device -1")
+
+    module.PortAudioError = PortAudioError  # type: ignore[attr-defined]
+    module.RawInputStream = no_device  # type: ignore[attr-defined]
+    module.RawOutputStream = no_device  # type: ignore[attr-defined]
+    with pytest.raises(
+        DeviceError, match=r"microphone \(the default device, 16000 Hz\): Error querying device -1"
+    ):
+        SoundDeviceSource().start(lambda data: None)
+    with pytest.raises(DeviceError, match=r"speaker \(device 3, 24000 Hz\)"):
+        SoundDeviceSink(rate=24000, device=3).start()
+
+
+class _NoPortAudio:
+    """An import hook that fails like sounddevice does when it is installed but libportaudio is not."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+
+
+def test_missing_portaudio_is_named_as_the_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoPortAudio(), *sys.meta_path])
+    with pytest.raises(DeviceError, match="PortAudio library") as raised:
+        SoundDeviceSource().start(lambda data: None)
+    assert "voicewire[devices]" not in str(raised.value)
 
 
 # --- wired into the clients (same scenarios for both) ---------------------------------------------------

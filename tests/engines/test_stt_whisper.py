@@ -6,9 +6,12 @@ import time
 import numpy as np
 import pytest
 
+from tests.conftest import TEST_AUDIO
 from tests.wer import PREAMBLE, wer
+from voicewire.audio import pcm16_to_float, read_wav, resample
 from voicewire.engines.base import FloatAudio, SpeechToText
 from voicewire.engines.stt_whisper import SHORT_AUDIO_S, WhisperStt, _timed_segments
+from voicewire.engines.tts_espeak import EspeakTts
 
 pytestmark = pytest.mark.models
 
@@ -38,6 +41,49 @@ async def test_keyterms_are_accepted_and_silence_gives_no_words(whisper_tiny: Wh
         np.zeros(16000, dtype=np.float32), keyterms=["Acme", "voicewire"]
     )
     assert transcript.text == "", transcript.text
+
+
+#: Deepgram's own agent example sends these; they are not in the recordings.
+DEEPGRAM_EXAMPLE_KEYTERMS = ["hello", "goodbye"]
+
+
+@pytest.mark.parametrize(
+    ("recording", "reference"),
+    [
+        ("preamble-22k-linear16.wav", PREAMBLE),
+        ("preamble-8k-mulaw.wav", PREAMBLE),
+        ("testing-8k-mulaw.wav", "Testing 123, testing 123."),
+    ],
+)
+@pytest.mark.parametrize("keyterms", [DEEPGRAM_EXAMPLE_KEYTERMS, ["Posterity", "Tranquility"], ["testing"]])
+async def test_keyterms_never_make_real_speech_worse(
+    whisper_tiny: WhisperStt, recording: str, reference: str, keyterms: list[str]
+) -> None:
+    """Keyterms used to repeat an utterance ("Testing 123" four times) or erase it."""
+    audio = _speech(recording)
+    without = await whisper_tiny.transcribe(audio)
+    with_keyterms = await whisper_tiny.transcribe(audio, keyterms=keyterms)
+    assert wer(reference, with_keyterms.text) <= wer(reference, without.text), (
+        without.text,
+        with_keyterms.text,
+    )
+
+
+async def test_a_keyterm_fixes_a_misheard_name(whisper_tiny: WhisperStt, espeak: EspeakTts) -> None:
+    """The recordings have no misheard term, so a synthetic voice says a name tiny.en does not know."""
+    reference = "Please book a table at Chez Panisse for Tuesday."
+    pcm = np.concatenate([chunk async for chunk in espeak.synthesize(reference)])
+    audio = pcm16_to_float(resample(pcm, espeak.sample_rate, 16000))
+    without = await whisper_tiny.transcribe(audio)
+    with_keyterm = await whisper_tiny.transcribe(audio, keyterms=["Chez Panisse"])
+    assert "Chez Panisse" not in without.text
+    assert "Chez Panisse" in with_keyterm.text
+    assert wer(reference, with_keyterm.text) < wer(reference, without.text), (without.text, with_keyterm.text)
+
+
+def _speech(name: str) -> FloatAudio:
+    wav = read_wav(TEST_AUDIO / name)
+    return pcm16_to_float(resample(wav.pcm16(), wav.sample_rate, 16000))
 
 
 async def test_cancelling_abandons_the_transcription(

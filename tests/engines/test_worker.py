@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import ENGINE_METRICS, iterate_in_thread
 from voicewire.engines.base import EngineError
 
 
@@ -110,3 +110,26 @@ async def test_with_max_ahead_a_paused_consumer_pauses_the_producer() -> None:
     assert [await anext(stream) for _ in range(5)] == [1, 2, 3, 4, 5]
     await stream.aclose()
     assert not lock.locked()
+
+
+async def test_the_wait_for_a_busy_model_is_measured() -> None:
+    what = "test queue wait"
+    lock = threading.Lock()
+
+    def count() -> float:
+        return (
+            ENGINE_METRICS.get_sample_value("voicewire_engine_queue_wait_seconds_count", {"engine": what})
+            or 0
+        )
+
+    def slow(stop: threading.Event) -> Iterator[int]:
+        time.sleep(0.3)
+        yield 1
+
+    async def drain() -> list[int]:
+        return [item async for item in iterate_in_thread(slow, lock, what=what)]
+
+    await asyncio.gather(drain(), drain())
+    assert count() == 2
+    waited = ENGINE_METRICS.get_sample_value("voicewire_engine_queue_wait_seconds_sum", {"engine": what})
+    assert waited is not None and 0.25 <= waited < 2  # the second call waited for the first

@@ -66,7 +66,7 @@ async def test_a_whole_conversation_over_a_socket_with_settings_sent_before_welc
         ]
         started = next(m for m in seen if isinstance(m, dict) and m["type"] == "AgentStartedSpeaking")
         assert started["total_latency"] >= started["ttt_latency"] >= 0
-        metrics = (await http_get(server, "/metrics")).json()
+        metrics = (await http_get(server, "/metrics.json")).json()
         assert metrics["sessions_active"] == 1
         assert metrics["turns"][-1]["speech_ended"] < metrics["now"] <= time.monotonic()
         assert metrics["turns"][-1]["kind"] == "user"
@@ -134,10 +134,12 @@ class TestAuthentication:
     async def test_metrics_need_a_key_and_healthz_does_not(self, config: Any) -> None:
         async with running(config) as server:
             assert (await http_get(server, "/metrics")).status_code == 401
+            assert (await http_get(server, "/metrics.json")).status_code == 401
             assert (await http_get(server, "/healthz")).status_code == 200
             async with httpx.AsyncClient(trust_env=False) as http:
                 response = await http.get(
-                    f"http://127.0.0.1:{server.port}/metrics", headers={"Authorization": f"Token {self.KEY}"}
+                    f"http://127.0.0.1:{server.port}/metrics.json",
+                    headers={"Authorization": f"Token {self.KEY}"},
                 )
             assert response.status_code == 200
             assert response.headers["Content-Type"] == "application/json"

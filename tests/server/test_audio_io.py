@@ -77,7 +77,28 @@ def test_sentence_encoder_frames_are_at_most_the_chunk_and_cover_the_audio() -> 
 
 def test_sentence_encoder_sends_what_is_ready_without_waiting_for_a_full_frame() -> None:
     encoder = SentenceEncoder(OutputFormat("linear16", 16000, "none"), 16000, chunk_ms=100)
-    assert [len(f) for f in encoder.feed(tone(400, 16000))] == [800]
+    assert [len(f) for f in encoder.feed(tone(400, 16000))] == [2 * (400 - 160)]  # all but the last 10 ms
+    assert [len(f) for f in encoder.flush()] == [2 * 160]
+
+
+@pytest.mark.parametrize("encoding", ["linear16", "mulaw"])
+@pytest.mark.parametrize("from_rate", [22050, 16000])
+def test_sentence_encoder_never_sends_a_sliver(encoding: str, from_rate: int) -> None:
+    """Uneven TTS chunks and the resampler's tail make no frame shorter than 10 ms (whole samples)."""
+    fmt = OutputFormat(encoding, 16000, "none")
+    width = 2 if encoding == "linear16" else 1
+    encoder = SentenceEncoder(fmt, from_rate, chunk_ms=100)
+    pcm = tone(from_rate, from_rate)
+    frames: list[bytes] = []
+    start = 0
+    for size in [1, 3, 7, 100, 1, 1601, 2, 5000, 3]:
+        frames += encoder.feed(pcm[start : start + size])
+        start += size
+    frames += encoder.feed(pcm[start:])
+    frames += encoder.flush()
+    assert min(len(f) for f in frames) >= 160 * width
+    assert max(len(f) for f in frames) <= 1600 * width
+    assert abs(sum(len(f) for f in frames) / width - 16000) <= 2
 
 
 async def test_pacer_allows_at_most_speed_times_real_time_and_no_burst_after_a_stall() -> None:

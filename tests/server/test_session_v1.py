@@ -151,7 +151,7 @@ async def test_client_side_function_round_trip_in_v1_shapes() -> None:
 
 async def test_updates_are_acknowledged_in_v1_terms() -> None:
     async with v1_timeline() as t:
-        await t.send(settings(think={"provider": {"type": "open_ai"}, "prompt": "Be brief."}))
+        await t.send(settings(think={"prompt": "Be brief."}))
         await t.send({"type": "UpdatePrompt", "prompt": "Speak French."})
         await t.send(
             {
@@ -159,9 +159,7 @@ async def test_updates_are_acknowledged_in_v1_terms() -> None:
                 "speak": {"provider": {"type": "deepgram", "model": "aura-2-andromeda-en"}},
             }
         )
-        await t.send(
-            {"type": "UpdateThink", "think": {"provider": {"type": "open_ai"}, "prompt": "Be kind."}}
-        )
+        await t.send({"type": "UpdateThink", "think": {"prompt": "Be kind."}})
         await t.send(
             {"type": "UpdateListen", "listen": {"provider": {"type": "deepgram", "model": "nova-3"}}}
         )
@@ -202,6 +200,16 @@ async def test_another_language_gets_a_warning_in_english() -> None:
         await t.send(settings(language="es"))
         assert t.summary == ["Welcome", "SettingsApplied", "Warning"]
         assert t.of_type("Warning")[0]["code"] == "LANGUAGE_NOT_SUPPORTED"
+
+
+async def test_an_unconfigured_provider_falls_back_with_a_warning() -> None:
+    async with v1_timeline() as t:
+        await t.send(settings(think={"provider": {"type": "open_ai", "model": "gpt-4o-mini"}}))
+        assert t.summary == ["Welcome", "SettingsApplied", "Warning"]
+        (warning,) = t.of_type("Warning")
+        assert warning["code"] == "PROVIDER_FALLBACK" and "open_ai" in warning["description"]
+        await t.send({"type": "UpdateThink", "think": {"provider": {"type": "anthropic"}}})
+        assert t.summary[-2:] == ["ThinkUpdated", "Warning"]
 
 
 async def test_a_think_endpoint_off_the_allowlist_is_refused() -> None:

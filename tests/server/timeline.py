@@ -135,7 +135,7 @@ def weather_settings(url: str | None = None, method: str = "post") -> SettingsCo
     return settings
 
 
-#: The settings a v1 client sends for the defaults of `SettingsConfigurationOptions()`.
+#: Typical v1 settings, as the official clients send them.
 V1_SETTINGS: dict[str, Any] = {
     "type": "Settings",
     "audio": {
@@ -144,7 +144,8 @@ V1_SETTINGS: dict[str, Any] = {
     },
     "agent": {
         "listen": {"provider": {"type": "deepgram", "model": "nova-3"}},
-        "think": {"provider": {"type": "open_ai", "model": "gpt-4o-mini"}},
+        # No provider type: the server's own model answers without a PROVIDER_FALLBACK warning.
+        "think": {"prompt": "You are a helpful voice assistant."},
         "speak": {"provider": {"type": "deepgram", "model": "aura-2-thalia-en"}},
     },
 }

@@ -14,15 +14,16 @@ given one, instead of always.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
-import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+from voicewire.audio import UnsupportedAudioFormat, read_wav, resample
 from voicewire.client.errors import DeviceError
 from voicewire.client.options import set_log_level
 
@@ -63,14 +64,35 @@ class AudioSink(Protocol):
 
 
 def _sounddevice() -> ModuleType:
+    """Import sounddevice, telling a missing package apart from a missing PortAudio library.
+
+    sounddevice raises OSError at import time when it is installed but cannot load libportaudio, which
+    `pip install` cannot fix: that needs the system package.
+    """
     try:
         import sounddevice
-    except (ImportError, OSError) as exc:
+    except ImportError as exc:
         raise DeviceError(
             "Audio devices need the optional sounddevice package: pip install 'voicewire[devices]'"
         ) from exc
+    except OSError as exc:
+        raise DeviceError(
+            f"sounddevice is installed but the PortAudio library cannot be loaded ({exc}): install it "
+            "with the system's package manager, e.g. apt-get install libportaudio2 (Debian/Ubuntu), "
+            "brew install portaudio (macOS)"
+        ) from exc
     module: ModuleType = sounddevice
     return module
+
+
+@contextlib.contextmanager
+def _opening(what: str, device: int | None, rate: int, sd: ModuleType) -> Iterator[None]:
+    """PortAudio errors ("Error querying device -1": no sound card) as a `DeviceError` naming the device."""
+    try:
+        yield
+    except getattr(sd, "PortAudioError", ()) as exc:
+        which = "the default device" if device is None else f"device {device}"
+        raise DeviceError(f"cannot open the {what} ({which}, {rate} Hz): {exc}") from exc
 
 
 class SoundDeviceSource:
@@ -88,15 +110,16 @@ class SoundDeviceSource:
         def on_block(indata: Any, frames: int, time_info: Any, status: Any) -> None:
             callback(bytes(indata))
 
-        self._stream = sd.RawInputStream(
-            samplerate=self.rate,
-            blocksize=self.chunk,
-            channels=self.channels,
-            dtype="int16",
-            device=self.device,
-            callback=on_block,
-        )
-        self._stream.start()
+        with _opening("microphone", self.device, self.rate, sd):
+            self._stream = sd.RawInputStream(
+                samplerate=self.rate,
+                blocksize=self.chunk,
+                channels=self.channels,
+                dtype="int16",
+                device=self.device,
+                callback=on_block,
+            )
+            self._stream.start()
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None
@@ -116,14 +139,15 @@ class SoundDeviceSink:
 
     def start(self) -> None:
         sd = _sounddevice()
-        self._stream = sd.RawOutputStream(
-            samplerate=self.rate,
-            blocksize=self.chunk,
-            channels=self.channels,
-            dtype="int16",
-            device=self.device,
-        )
-        self._stream.start()
+        with _opening("speaker", self.device, self.rate, sd):
+            self._stream = sd.RawOutputStream(
+                samplerate=self.rate,
+                blocksize=self.chunk,
+                channels=self.channels,
+                dtype="int16",
+                device=self.device,
+            )
+            self._stream.start()
 
     def write(self, data: bytes) -> None:
         if self._stream is not None:
@@ -142,17 +166,24 @@ class SoundDeviceSink:
 
 
 class WavFileSource:
-    """Streams a 16-bit WAV file in `chunk`-frame blocks, paced like a live microphone when `realtime`."""
+    """Streams a WAV file as linear16 at `rate` in `chunk`-frame blocks, paced like a live microphone.
 
-    def __init__(self, path: str | Path, chunk: int = CHUNK, realtime: bool = True) -> None:
+    It reads what `voicewire.audio.read_wav` reads (PCM, mu-law, A-law; any rate and channel count) and
+    sends mono audio resampled to `rate`, the session's input rate: a file is sent as the format the
+    settings announce, not as whatever it happens to be recorded in.
+    """
+
+    def __init__(self, path: str | Path, chunk: int = CHUNK, realtime: bool = True, rate: int = RATE) -> None:
         self.path = Path(path)
         self.chunk = chunk
         self.realtime = realtime
-        with wave.open(str(self.path), "rb") as wav:
-            if wav.getsampwidth() != SAMPLE_WIDTH:
-                raise DeviceError(f"{self.path} is not 16-bit PCM")
-            self.rate = wav.getframerate()
-            self.channels = wav.getnchannels()
+        self.rate = rate
+        self.channels = CHANNELS
+        try:
+            wav = read_wav(self.path)
+        except (UnsupportedAudioFormat, ValueError) as exc:
+            raise DeviceError(f"{self.path}: {exc}") from exc
+        self._pcm = resample(wav.pcm16(), wav.sample_rate, rate).astype("<i2").tobytes()
         self.finished = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -167,16 +198,15 @@ class WavFileSource:
 
     def _run(self, callback: AudioCallback) -> None:
         block_seconds = self.chunk / self.rate
+        block_bytes = self.chunk * SAMPLE_WIDTH
         started = time.monotonic()
-        with wave.open(str(self.path), "rb") as wav:
-            for index in range(wav.getnframes() // self.chunk + 1):
-                data = wav.readframes(self.chunk)
-                if not data or self._stop.is_set():
-                    break
-                callback(data)
-                due = started + (index + 1) * block_seconds
-                if self.realtime and self._stop.wait(due - time.monotonic()):
-                    break
+        for index, offset in enumerate(range(0, len(self._pcm), block_bytes)):
+            if self._stop.is_set():
+                break
+            callback(self._pcm[offset : offset + block_bytes])
+            due = started + (index + 1) * block_seconds
+            if self.realtime and self._stop.wait(due - time.monotonic()):
+                break
         self.finished.set()
 
     def stop(self) -> None:

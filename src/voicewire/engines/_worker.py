@@ -11,7 +11,10 @@ the single place that handles it:
   notices it before its next item, and the consumer waits until the thread has let go of the lock. When the
   async iterator is finished, the model is idle again;
 * with `max_ahead`, the producer waits while that many items are not yet taken, so a consumer that pauses
-  also pauses the model and frees its cores (the session pauses the LLM while TTS makes the first audio).
+  also pauses the model and frees its cores (the session pauses the LLM while TTS makes the first audio);
+* how long each call waited for its model's lock (other sessions using it) goes to the histogram
+  `voicewire_engine_queue_wait_seconds{engine}`, in `ENGINE_METRICS`: the engines are shared by the whole
+  process, and so is this registry, which every server's `/metrics` includes.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Generic, TypeVar
+
+from prometheus_client import CollectorRegistry, Histogram
 
 from voicewire.engines.base import EngineError
 
@@ -30,6 +36,15 @@ logger = logging.getLogger(__name__)
 
 #: How often a producer waiting for a busy model checks whether its consumer has already gone.
 _LOCK_POLL_SECONDS = 0.05
+
+ENGINE_METRICS = CollectorRegistry()
+_QUEUE_WAIT = Histogram(
+    "voicewire_engine_queue_wait_seconds",
+    "Time an engine call waited for its model while other calls used it",
+    ["engine"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
+    registry=ENGINE_METRICS,
+)
 
 
 class _Done:
@@ -82,9 +97,11 @@ async def iterate_in_thread(
 
     def work() -> None:
         try:
+            queued = time.perf_counter()
             while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
                 if stop.is_set():
                     return
+            _QUEUE_WAIT.labels(engine=what).observe(time.perf_counter() - queued)
             try:
                 if stop.is_set():
                     return

@@ -4,7 +4,13 @@ Clients written for Deepgram's hosted agent name Deepgram models ("nova-3", "aur
 LLM providers ("open_ai" + "gpt-4o-mini"). A self-hosted server has none of these, so the registry maps
 them onto what it has: every listen model onto the default recogniser, every Aura voice onto the default
 voice, and every LLM provider onto a configured OpenAI-compatible endpoint of that name, or else the local
-model. Seed settings therefore work offline unchanged. Engine voice names ("en_US-joe-medium", "en-us")
+model. Seed settings therefore work offline unchanged.
+
+The operator, not the client, decides which model an endpoint serves: a client's `think.model` reaches the
+endpoint only through the provider's `models` map or when it sets `pass_model = true`, because endpoints
+such as vLLM and Ollama answer 404 to a model they do not serve ("gpt-4o-mini"). Falling back to the local
+model is announced (`LlmChoice.fallback_notice`, for a Warning to the client), or refused with
+`strict_providers`. Engine voice names ("en_US-joe-medium", "en-us")
 select that voice; anything else is a client error (`UnknownModelError`).
 
 Importing this module is cheap: the model libraries load only in `EngineRegistry.load_default`.
@@ -18,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 
@@ -63,6 +69,21 @@ class UnknownModelError(ValueError):
     """A client named a model or voice this server cannot serve."""
 
 
+class UnconfiguredProviderError(UnknownModelError):
+    """With `strict_providers`, settings asked for an LLM provider this server has not configured."""
+
+
+class LlmChoice(NamedTuple):
+    """What serves a session's `think` settings."""
+
+    engine: LanguageModel
+    #: The model name to pass to `engine.stream` (None: the engine's own).
+    model: str | None
+    #: Set when the settings asked for a provider that is not configured and the local model answers
+    #: instead: the text of the Warning the client gets.
+    fallback_notice: str | None
+
+
 def _check(name: str, value: Any, options: tuple[str, ...]) -> None:
     if value not in options:
         raise ValueError(f"engines.{name} must be one of {', '.join(options)}; got {value!r}")
@@ -77,13 +98,28 @@ def _check_keys(where: str, data: Mapping[str, Any], config: type[Any]) -> None:
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """One OpenAI-compatible endpoint. The key comes from `api_key` or from the variable `api_key_env`."""
+    """One OpenAI-compatible endpoint. The key comes from `api_key` or from the variable `api_key_env`.
+
+    The endpoint is asked for `model`; a client's `think.model` is used instead only when `models` maps it
+    (client name → endpoint name) or `pass_model` is set. With neither `model` nor `pass_model`, the
+    client's model is the only name there is, and is sent.
+    """
 
     base_url: str
     model: str | None = None
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    pass_model: bool = False
+    models: Mapping[str, str] = field(default_factory=dict)
+
+    def model_for(self, client_model: str | None) -> str | None:
+        """The model name to send the endpoint when a client's settings ask for `client_model`."""
+        if client_model is not None and client_model in self.models:
+            return self.models[client_model]
+        if self.pass_model and client_model:
+            return client_model
+        return self.model or client_model
 
     def resolve_api_key(self, environ: Mapping[str, str]) -> str | None:
         if self.api_key:
@@ -95,7 +131,12 @@ class ProviderConfig:
         _check_keys(f"engines.providers.{name}", data, cls)
         if not isinstance(data.get("base_url"), str) or not data["base_url"]:
             raise ValueError(f"engines.providers.{name}.base_url must be a URL")
-        return cls(**data)
+        models = data.get("models", {})
+        if not isinstance(models, Mapping) or not all(isinstance(v, str) for v in models.values()):
+            raise ValueError(f"engines.providers.{name}.models must map client model names to model names")
+        if not isinstance(data.get("pass_model", False), bool):
+            raise ValueError(f"engines.providers.{name}.pass_model must be true or false")
+        return cls(**{**data, "models": dict(models)})
 
 
 @dataclass(frozen=True)
@@ -129,6 +170,8 @@ class EngineConfig:
     voices: Mapping[str, str] = field(default_factory=dict)
     llm: LocalLlmConfig = field(default_factory=LocalLlmConfig)
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    #: Settings naming an unconfigured `think.provider.type` are refused instead of served locally.
+    strict_providers: bool = False
 
     @classmethod
     def from_mapping(
@@ -144,6 +187,8 @@ class EngineConfig:
             _check("extra_stt", name, get_args(SttName))
         for name in values.get("extra_tts", ()):
             _check("extra_tts", name, get_args(TtsName))
+        if not isinstance(values.get("strict_providers", False), bool):
+            raise ValueError("engines.strict_providers must be true or false")
         for key in ("extra_stt", "extra_tts"):
             if key in values:
                 values[key] = tuple(values[key])
@@ -197,13 +242,19 @@ class EngineRegistry:
         named_stt: Mapping[str, SpeechToText] | None = None,
         extra_tts: Sequence[TextToSpeech] = (),
         providers: Mapping[str, LanguageModel] | None = None,
+        provider_configs: Mapping[str, ProviderConfig] | None = None,
+        strict_providers: bool = False,
         voice_map: Mapping[str, str] | None = None,
     ) -> None:
+        """`provider_configs` says which model each provider's endpoint is asked for; a provider without
+        one gets the client's model."""
         self._vad_factory = vad_factory
         self._stt = stt
         self._named_stt = dict(named_stt or {})
         self._llm = llm
         self._providers = dict(providers or {})
+        self._provider_configs = dict(provider_configs or {})
+        self._strict_providers = strict_providers
         self._tts = tts
         self._default_voice = default_voice
         self._all_tts = (tts, *extra_tts)
@@ -245,6 +296,8 @@ class EngineRegistry:
             default_voice=config.default_voice,
             extra_tts=[engine for name, engine in voices.items() if name != config.tts],
             providers=_load_providers(config.providers, os.environ),
+            provider_configs=config.providers,
+            strict_providers=config.strict_providers,
             voice_map=config.voices,
         )
         logger.info("engines loaded in %.2f s", time.perf_counter() - started)
@@ -293,20 +346,38 @@ class EngineRegistry:
             logger.debug("listen model %r is not loaded; using the default recogniser", model)
         return self._stt
 
-    def llm_for(self, provider_type: str | None, model: str | None) -> LanguageModel:
-        """A configured endpoint named `provider_type`, else the local model.
+    def choose_llm(self, provider_type: str | None, model: str | None) -> LlmChoice:
+        """The engine and model for settings' `think.provider.type` and `think.model`.
 
-        `model` is passed on to `LanguageModel.stream` by the session; the local model has only one.
+        A configured provider serves under the operator's model name (see `ProviderConfig.model_for`). An
+        unconfigured one falls back to the local model with a notice, or raises `UnconfiguredProviderError`
+        with `strict_providers`. No provider type at all means the local model, silently.
         """
         if provider_type and provider_type in self._providers:
-            return self._providers[provider_type]
-        if provider_type:
-            logger.debug(
-                "no endpoint configured for provider %r (model %r); using the local model",
-                provider_type,
-                model,
+            config = self._provider_configs.get(provider_type)
+            sent = config.model_for(model) if config is not None else model
+            if sent != model:
+                logger.debug("provider %r: client model %r is served as %r", provider_type, model, sent)
+            return LlmChoice(self._providers[provider_type], sent, None)
+        if not provider_type:
+            return LlmChoice(self._llm, None, None)
+        configured = ", ".join(sorted(self._providers)) or "none"
+        asked = f"think.provider.type {provider_type!r}" + (f" (model {model!r})" if model else "")
+        if self._strict_providers:
+            raise UnconfiguredProviderError(
+                f"{asked} is not configured on this server (configured providers: {configured})"
             )
-        return self._llm
+        notice = (
+            f"{asked} is not configured on this server (configured providers: {configured}); "
+            f"falling back to the local model {self.local_llm_name}"
+        )
+        logger.info("%s", notice)
+        return LlmChoice(self._llm, None, notice)
+
+    @property
+    def local_llm_name(self) -> str:
+        """How the in-process model is named to clients and in logs."""
+        return str(getattr(self._llm, "name", type(self._llm).__name__))
 
     def voice_for(self, speak_model: str | None) -> VoiceChoice:
         """Map a speak model onto an engine and voice; raises `UnknownModelError` for unknown names."""

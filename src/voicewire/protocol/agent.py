@@ -42,6 +42,8 @@ class WarningCode(enum.StrEnum):
 
     #: Audio sent before the settings overflowed the bounded buffer; the oldest was dropped.
     AUDIO_BUFFER_OVERFLOW = "AUDIO_BUFFER_OVERFLOW"
+    #: Settings asked for an LLM provider the server has not configured; the local model answers instead.
+    PROVIDER_FALLBACK = "PROVIDER_FALLBACK"
     #: The settings asked for a language the English engines cannot serve; they answer in English.
     LANGUAGE_NOT_SUPPORTED = "LANGUAGE_NOT_SUPPORTED"
 

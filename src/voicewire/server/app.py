@@ -3,9 +3,9 @@
 Routes: `/agent` (any query string) upgrades to the early-access agent protocol, `/v1/agent/converse` and
 `/v1/agent` to the v1 protocol (`protocol.dialects.WIRE_FORMATS` is the table); `/twilio` to Twilio Media
 Streams when `[twilio]` has a token (that path is authenticated by the token inside the stream, since Twilio
-sends no API key); `GET /healthz` answers 200
-once engines are loaded (503 before); `GET /metrics` returns recent turn timings as JSON (API key required
-when keys are configured); anything else is 404.
+sends no API key); `GET /healthz` answers 200 once engines are loaded (503 before); `GET /metrics` serves
+counters and latency histograms in Prometheus' text format and `GET /metrics.json` recent turn timings (both
+need an API key when keys are configured); anything else is 404.
 
 Authentication happens before the upgrade, so a wrong key costs the client an HTTP 401 and the server no
 session. A key is accepted from `Authorization: Token <key>` / `Bearer <key>` (what SDKs send) or from the
@@ -38,12 +38,14 @@ from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.connection import Connection
 from voicewire.server.metrics import TurnMetrics
+from voicewire.server.prometheus import CONTENT_TYPE_LATEST, ServerMetrics
 from voicewire.server.session import Session
 
 logger = logging.getLogger(__name__)
 
 AGENT_PATH = "/agent"
 V1_AGENT_PATH = "/v1/agent/converse"
+METRICS_PATHS = ("/metrics", "/metrics.json")
 TWILIO_PATH = "/twilio"
 TOKEN_SUBPROTOCOL = Subprotocol("token")
 #: Turn records served by /metrics.
@@ -72,6 +74,7 @@ class AgentServer:
         self._clock = clock or MonotonicClock()
         self._server: Server | None = None
         self._finished_turns: collections.deque[TurnMetrics] = collections.deque(maxlen=METRICS_LIMIT)
+        self.metrics = ServerMetrics()
 
     async def start(self) -> None:
         self.config.check()
@@ -133,7 +136,7 @@ class AgentServer:
                 return connection.respond(503, "loading engines\n")
             return connection.respond(200, "ok\n")
         twilio = path == TWILIO_PATH and self.config.twilio.enabled
-        if path not in WIRE_FORMATS and path != "/metrics" and not twilio:
+        if path not in WIRE_FORMATS and path not in METRICS_PATHS and not twilio:
             return connection.respond(404, "not found\n")
         if self.config.api_keys and not twilio and not _authorized(request.headers, self.config.api_keys):
             logger.info("rejected a request from %s: missing or wrong API key", connection.remote_address)
@@ -141,7 +144,9 @@ class AgentServer:
             response.headers["WWW-Authenticate"] = "Token"
             return response
         if path == "/metrics":
-            return _json_response(connection, self._metrics_document())
+            return _response(connection, self.metrics.exposition(), CONTENT_TYPE_LATEST)
+        if path == "/metrics.json":
+            return _response(connection, json.dumps(self._metrics_document()).encode(), "application/json")
         if self.engines is None:
             return connection.respond(503, "loading engines, try again shortly\n")
         return None
@@ -153,10 +158,13 @@ class AgentServer:
             return
         assert self.engines is not None and connection.request is not None
         wire = self._wire_format(urlsplit(connection.request.path).path)
-        link = Connection(self.config, self.engines, connection, wire, clock=self._clock)
+        link = Connection(
+            self.config, self.engines, connection, wire, clock=self._clock, observer=self.metrics
+        )
         session = link.session
         self.sessions[session.id] = session
         self.sessions_served += 1
+        self.metrics.session_started(session.id)
         logger.info("session %s started (%s, %d active)", session.id, wire.name, len(self.sessions))
         link.start()
         try:
@@ -168,7 +176,14 @@ class AgentServer:
             await link.aclose()
             del self.sessions[session.id]
             self._finished_turns.extend(session.metrics)
-            logger.info("session %s ended (%d active)", session.id, len(self.sessions))
+            self.metrics.session_ended(session.id, connection.close_code)
+            logger.info(
+                "session %s ended with close code %s after %d turns (%d active)",
+                session.id,
+                connection.close_code,
+                len(session.metrics),
+                len(self.sessions),
+            )
 
     def _wire_format(self, path: str) -> WireFormat:
         if path == TWILIO_PATH:
@@ -214,8 +229,10 @@ def _authorized(headers: Headers, keys: Sequence[str]) -> bool:
     return accepted
 
 
-def _json_response(connection: ServerConnection, document: dict[str, Any]) -> Response:
-    response = connection.respond(200, json.dumps(document))
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
+def _response(connection: ServerConnection, body: bytes, content_type: str) -> Response:
+    response = connection.respond(200, "")
+    response.body = body
+    for name, value in (("Content-Length", str(len(body))), ("Content-Type", content_type)):
+        del response.headers[name]
+        response.headers[name] = value
     return response

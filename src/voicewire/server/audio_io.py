@@ -28,6 +28,8 @@ MIN_INPUT_RATE = 8000
 MAX_INPUT_RATE = 48000
 OUTPUT_RATES = (8000, 16000, 24000, 32000, 48000)
 CONTAINERS = ("none", "wav")
+#: The shortest agent audio frame, except a whole sentence shorter than this.
+MIN_FRAME_MS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,26 +92,41 @@ class InputDecoder:
 
 
 class SentenceEncoder:
-    """One sentence of engine audio → client frames of at most `chunk_ms`, in the output format.
+    """One sentence of engine audio → client frames of `min_ms` to `chunk_ms`, in the output format.
 
     Whatever audio is ready goes out at once (a frame is never held back to fill it up), because the first
-    frame of a reply decides when the agent is heard.
+    frame of a reply decides when the agent is heard; only the last `min_ms` are kept back until more audio
+    or the end of the sentence arrives. The resampler's output comes in uneven pieces and its tail at the end
+    of a sentence can be a sample or two: sent on their own they made frames of 2 bytes, which some clients
+    (and players) handle badly. Kept back, they join the frame before them.
     """
 
-    def __init__(self, fmt: OutputFormat, from_rate: int, chunk_ms: int) -> None:
+    def __init__(self, fmt: OutputFormat, from_rate: int, chunk_ms: int, min_ms: int = MIN_FRAME_MS) -> None:
         self._fmt = fmt
         self._resampler = StreamResampler(from_rate, fmt.sample_rate, np.int16)
         self._chunk_samples = max(1, fmt.sample_rate * chunk_ms // 1000)
+        self._min_samples = min(self._chunk_samples, max(2, fmt.sample_rate * min_ms // 1000))
+        self._pending: PcmAudio = np.empty(0, dtype=np.int16)
 
     def feed(self, pcm: PcmAudio) -> list[bytes]:
-        return self._frames(self._resampler.process(pcm.astype(np.int16, copy=False)))
+        self._pending = np.concatenate(
+            (self._pending, self._resampler.process(pcm.astype(np.int16, copy=False)))
+        )
+        if len(self._pending) < 2 * self._min_samples:
+            return []
+        ready, self._pending = self._pending[: -self._min_samples], self._pending[-self._min_samples :]
+        return self._frames(ready)
 
     def flush(self) -> list[bytes]:
-        return self._frames(self._resampler.flush())
+        ready, self._pending = np.concatenate((self._pending, self._resampler.flush())), self._pending[:0]
+        return self._frames(ready)
 
     def _frames(self, pcm: PcmAudio) -> list[bytes]:
-        size = self._chunk_samples
-        return [encode(pcm[start : start + size], self._fmt.encoding) for start in range(0, len(pcm), size)]
+        """Near-equal frames of at most `chunk_samples`, so the last one is not a sliver either."""
+        if len(pcm) == 0:
+            return []
+        count = -(-len(pcm) // self._chunk_samples)
+        return [encode(part, self._fmt.encoding) for part in np.array_split(pcm, count)]
 
 
 class Pacer:

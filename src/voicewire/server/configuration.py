@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from voicewire.audio import UnsupportedAudioFormat
 from voicewire.engines.base import LanguageModel, SpeechToText
 from voicewire.engines.llm_openai import OpenAiCompatibleLlm
-from voicewire.engines.registry import EngineRegistry, UnknownModelError, VoiceChoice
+from voicewire.engines.registry import (
+    EngineRegistry,
+    LlmChoice,
+    UnconfiguredProviderError,
+    UnknownModelError,
+    VoiceChoice,
+)
 from voicewire.protocol.agent import (
     AgentSettings,
     ErrorCode,
@@ -49,6 +55,8 @@ class Thinker:
     model: str | None
     #: An engine made for this session only (a client's own endpoint), closed with it.
     owned: bool = False
+    #: Why the settings' provider is not the one serving them (a Warning for the client).
+    fallback_notice: str | None = None
 
 
 @dataclasses.dataclass
@@ -75,6 +83,9 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
     if prompt and len(prompt.encode("utf-8")) > config.max_instructions_bytes:
         raise SettingsRejected(ErrorCode.INVALID_SETTINGS, prompt_limit_text(config))
     thinker = choose_thinker(settings.think.providers, engines, config)
+    warnings = _language_warnings(settings)
+    if thinker.fallback_notice is not None:
+        warnings.append(Warning(WarningCode.PROVIDER_FALLBACK, thinker.fallback_notice))
     return Pipeline(
         decoder=InputDecoder(input_format),
         detector=TurnDetector(engines.new_vad(), config.turns),
@@ -83,7 +94,7 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
         keyterms=settings.listen.keyterms,
         thinker=thinker,
         voice=voice,
-        warnings=_language_warnings(settings),
+        warnings=warnings,
     )
 
 
@@ -101,18 +112,42 @@ def choose_voice(providers: Sequence[SpeakProvider], engines: EngineRegistry) ->
 def choose_thinker(
     providers: Sequence[ThinkProvider], engines: EngineRegistry, config: ServerConfig
 ) -> Thinker:
-    """A client's own endpoint is called only on an allowlisted host; otherwise the operator's engines."""
+    """The first provider this server serves without a fallback, else the first one's fallback.
+
+    A client's own endpoint is called only on an allowlisted host; other providers are the operator's
+    (`EngineRegistry.choose_llm`), which may answer with the local model and a notice.
+    """
+    fallback: Thinker | None = None
+    refusal: SettingsRejected | None = None
     for provider in providers:
-        if provider.endpoint is None:
-            return Thinker(engines.llm_for(provider.type, provider.model), provider.model)
-        url = provider.endpoint.url
-        if host_allowed(url, config.function_call_allowlist):
-            base = url[: -len(_CHAT_COMPLETIONS)] if url.endswith(_CHAT_COMPLETIONS) else url
-            scheme, _, key = provider.endpoint.headers.get("authorization", "").partition(" ")
-            api_key = key if scheme.lower() == "bearer" else None
-            llm = OpenAiCompatibleLlm(base, api_key=api_key, model=provider.model)
-            return Thinker(llm, provider.model, owned=True)
-        logger.info("think.endpoint %s is not on the allowlist", url.split("?")[0])
+        try:
+            thinker = _thinker(provider, engines, config)
+        except SettingsRejected as exc:
+            refusal = refusal or exc
+            continue
+        if thinker.fallback_notice is None:
+            return thinker
+        fallback = fallback or thinker
+    if fallback is not None:
+        return fallback
+    raise refusal or SettingsRejected(ErrorCode.INVALID_SETTINGS, "no think provider was given")
+
+
+def _thinker(provider: ThinkProvider, engines: EngineRegistry, config: ServerConfig) -> Thinker:
+    if provider.endpoint is None:
+        try:
+            choice: LlmChoice = engines.choose_llm(provider.type, provider.model)
+        except UnconfiguredProviderError as exc:
+            raise SettingsRejected(ErrorCode.INVALID_SETTINGS, str(exc)) from exc
+        return Thinker(choice.engine, choice.model, fallback_notice=choice.fallback_notice)
+    url = provider.endpoint.url
+    if host_allowed(url, config.function_call_allowlist):
+        base = url[: -len(_CHAT_COMPLETIONS)] if url.endswith(_CHAT_COMPLETIONS) else url
+        scheme, _, key = provider.endpoint.headers.get("authorization", "").partition(" ")
+        api_key = key if scheme.lower() == "bearer" else None
+        llm = OpenAiCompatibleLlm(base, api_key=api_key, model=provider.model)
+        return Thinker(llm, provider.model, owned=True)
+    logger.info("think.endpoint %s is not on the allowlist", url.split("?")[0])
     raise SettingsRejected(
         ErrorCode.INVALID_SETTINGS,
         "think.endpoint: the server may not call this host (not on its function_call_allowlist); "

@@ -14,6 +14,7 @@ from voicewire.protocol.agent import CloseConnection, CommandError, ErrorCode
 from voicewire.protocol.dialects import WireFormat
 from voicewire.server.clock import Clock
 from voicewire.server.config import ServerConfig
+from voicewire.server.metrics import SessionObserver
 from voicewire.server.outbox import Outbox, Transport
 from voicewire.server.session import Session
 
@@ -30,11 +31,15 @@ class Connection:
         *,
         clock: Clock | None = None,
         session_id: str | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.wire = wire
         self._max_text = config.max_text_frame_bytes
-        self._outbox = Outbox(transport, wire)
-        self.session = Session(config, engines, self._outbox, clock=clock, session_id=session_id)
+        observer = observer or SessionObserver()
+        self._outbox = Outbox(transport, wire, on_send=observer.event_sent)
+        self.session = Session(
+            config, engines, self._outbox, clock=clock, session_id=session_id, observer=observer
+        )
 
     def start(self) -> None:
         self.session.start()

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
+from voicewire.protocol.agent import Event
+
 #: What a reply answers: speech, text given as a user turn, or text given to speak (injected, replayed, the
 #: greeting).
 ReplyKind = Literal["user", "text", "inject", "replay", "greeting"]
@@ -69,3 +71,19 @@ class TurnMetrics:
 
 def _span(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else max(0.0, end - start)
+
+
+class SessionObserver:
+    """What a session reports as it goes: a finished reply, a barge-in, an event sent. Does nothing itself.
+
+    The server hands its `ServerMetrics` to each connection; a session on its own (tests) gets this one.
+    """
+
+    def turn_finished(self, session_id: str, turn: TurnMetrics) -> None:
+        """A reply ended (spoken, interrupted or failed); `turn` is final."""
+
+    def barge_in(self, session_id: str) -> None:
+        """The user spoke while a reply was being prepared or spoken, and it was stopped."""
+
+    def event_sent(self, event: Event) -> None:
+        """The session sent `event` (whether or not the client's wire format has a message for it)."""

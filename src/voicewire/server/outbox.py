@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from websockets.exceptions import ConnectionClosed
@@ -46,9 +47,13 @@ class _Close:
 
 
 class Outbox:
-    def __init__(self, transport: Transport, wire: WireFormat) -> None:
+    def __init__(
+        self, transport: Transport, wire: WireFormat, *, on_send: Callable[[Event], None] | None = None
+    ) -> None:
         self._transport = transport
         self._wire = wire
+        #: Told of every event as it is queued (the server's metrics count errors and warnings).
+        self._on_send = on_send
         self._queue: asyncio.Queue[Event | _Audio | _Close] = asyncio.Queue()
         self._audio: list[_Audio] = []
         self._closed = False
@@ -61,6 +66,8 @@ class Outbox:
     def send(self, event: Event) -> None:
         """Queue an event; agent audio sent this way is not paced (a WAV header)."""
         if not self._closed:
+            if self._on_send is not None:
+                self._on_send(event)
             self._queue.put_nowait(event)
 
     async def send_audio(self, data: bytes) -> bool:

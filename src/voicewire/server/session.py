@@ -100,7 +100,7 @@ from voicewire.server.configuration import (
 from voicewire.server.early_audio import EarlyAudio
 from voicewire.server.functions import FunctionRunner
 from voicewire.server.idle import IdleWatchdog
-from voicewire.server.metrics import ReplyKind, TurnMetrics
+from voicewire.server.metrics import ReplyKind, SessionObserver, TurnMetrics
 from voicewire.server.outbox import Outbox
 from voicewire.server.reply import Reply
 from voicewire.server.sentences import SentenceSplitter
@@ -137,8 +137,10 @@ class Session:
         *,
         clock: Clock | None = None,
         session_id: str | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.id = session_id or str(uuid.uuid4())
+        self.observer = observer or SessionObserver()
         self.state = State.AWAITING_SETTINGS
         #: The conversation without the system prompt, as the LLM reads it.
         self.history: list[ChatMessage] = []
@@ -338,6 +340,8 @@ class Session:
         self.instructions = think.prompt or self.instructions
         self._functions.set_functions(think.functions)
         self._outbox.send(ThinkUpdated())
+        if thinker.fallback_notice is not None:
+            self._outbox.send(Warning(WarningCode.PROVIDER_FALLBACK, thinker.fallback_notice))
 
     def _prompt_fits(self, prompt: str) -> bool:
         """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""
@@ -494,6 +498,7 @@ class Session:
         self._reply_task = None
         self._function_pending = False
         reply.interrupt()
+        self.observer.barge_in(self.id)
         if reply.metrics.kind == "user" and not reply.transcript_committed and reply.utterance is not None:
             self._carry = (reply.utterance, reply.origin)
         self._commit(reply)
@@ -520,6 +525,7 @@ class Session:
         finally:
             self._commit(reply)
             logger.debug("session %s: turn metrics %s", self.id, json.dumps(reply.metrics.to_dict()))
+            self.observer.turn_finished(self.id, reply.metrics)
             self.reply_finished(reply)
 
     def _commit(self, reply: Reply) -> None:

@@ -37,7 +37,10 @@ PROMPT_UPDATE = "Always be polite."
 SPEAK_MODEL = "aura-2-andromeda-en"
 
 #: Longest wait for the server's answer to one step.
-STEP_TIMEOUT_S = 30.0
+STEP_TIMEOUT_S = 60.0
+#: A v1 server closes a connection that sends nothing for about 10 s (CLIENT_MESSAGE_TIMEOUT), and the
+#: script is silent while the agent thinks and speaks: like an app without a microphone, it sends KeepAlive.
+KEEPALIVE_INTERVAL_S = 4.0
 FRAME_MS = 20
 TRAILING_SILENCE_S = 1.5
 
@@ -151,7 +154,24 @@ def stream(frames: list[bytes], send: Callable[[bytes], Any], speed: float) -> N
 
 
 def run(transcript: Transcript, actions: Actions, wav: str, speed: float) -> None:
-    """The conversation; raises StepFailed at the first step the server does not answer."""
+    """The conversation, with KeepAlive every few seconds throughout; raises StepFailed at the first step
+    the server does not answer."""
+    stop = threading.Event()
+
+    def keep_alive() -> None:
+        while not stop.wait(KEEPALIVE_INTERVAL_S):
+            actions.keep_alive()
+
+    ticker = threading.Thread(target=keep_alive, daemon=True)
+    ticker.start()
+    try:
+        steps(transcript, actions, wav, speed)
+    finally:
+        stop.set()
+        ticker.join()
+
+
+def steps(transcript: Transcript, actions: Actions, wav: str, speed: float) -> None:
     transcript.wait_for("Welcome", 0)
     transcript.wait_for("SettingsApplied", 0)
     transcript.wait_for("AgentAudioDone", 0)  # the greeting
@@ -184,7 +204,7 @@ def run(transcript: Transcript, actions: Actions, wav: str, speed: float) -> Non
 
     transcript.note(step="KeepAlive")
     actions.keep_alive()
-    time.sleep(0.5)  # an Error answering KeepAlive would arrive by now
+    time.sleep(0.5)  # an Error answering it would arrive by now
 
 
 def main(sdk: str, transcript: Transcript, converse: Callable[[], None]) -> int:

@@ -30,7 +30,8 @@ const USER_MESSAGE = "What's the weather in Paris?";
 const AGENT_MESSAGE = "Here is a message from the client.";
 const PROMPT_UPDATE = "Always be polite.";
 const SPEAK_MODEL = "aura-2-andromeda-en";
-const STEP_TIMEOUT_MS = 30_000;
+const STEP_TIMEOUT_MS = 60_000;
+const KEEPALIVE_INTERVAL_MS = 4_000;
 const FRAME_MS = 20;
 const TRAILING_SILENCE_S = 1.5;
 
@@ -172,6 +173,11 @@ async function converse(transcript) {
       greeting: GREETING,
     },
   });
+  // A v1 server closes a connection that sends nothing for about 10 s, and the script is silent while the
+  // agent thinks and speaks: like an app without a microphone, it sends KeepAlive every few seconds.
+  // With its (type-required) argument: without one this SDK sends an empty binary frame, not JSON.
+  const keepAlive = () => socket.sendKeepAlive({ type: "KeepAlive" });
+  const ticker = setInterval(keepAlive, KEEPALIVE_INTERVAL_MS);
   try {
     await transcript.waitFor("Welcome", 0);
     await transcript.waitFor("SettingsApplied", 0);
@@ -204,10 +210,10 @@ async function converse(transcript) {
     await transcript.waitFor("SpeakUpdated", mark);
 
     transcript.note({ step: "KeepAlive" });
-    // With its (type-required) argument: without one this SDK sends an empty binary frame, not JSON.
-    socket.sendKeepAlive({ type: "KeepAlive" });
-    await sleep(500); // an Error answering KeepAlive would arrive by now
+    keepAlive();
+    await sleep(500); // an Error answering it would arrive by now
   } finally {
+    clearInterval(ticker);
     const closed = transcript.mark();
     socket.close();
     await transcript.waitFor("Close", closed).catch(() => {});

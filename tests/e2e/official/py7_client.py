@@ -24,6 +24,7 @@ from conversation import (
     run,
 )
 from deepgram import DeepgramClient, DeepgramClientEnvironment
+from deepgram.agent.v1.socket_client import V1SocketClient
 from deepgram.agent.v1.types import (
     AgentV1InjectAgentMessage,
     AgentV1InjectUserMessage,
@@ -82,43 +83,49 @@ def as_message(message: Any) -> dict[str, Any]:
 def converse(url: str, wav: str, key: str, speed: float, transcript: Transcript) -> None:
     environment = DeepgramClientEnvironment(base=url, production=url, agent=url, agent_rest=url)
     client = DeepgramClient(api_key=key, environment=environment)
-    with client.agent.v1.connect() as agent:
+    listener: threading.Thread | None = None
+    try:
+        with client.agent.v1.connect() as agent:
+            listener = threading.Thread(target=listen, args=(agent, transcript), daemon=True)
+            agent.send_settings(settings())
+            listener.start()
+            actions = Actions(
+                send_audio=agent.send_media,
+                inject_user_message=lambda text: agent.send_inject_user_message(
+                    AgentV1InjectUserMessage(content=text)
+                ),
+                inject_agent_message=lambda text: agent.send_inject_agent_message(
+                    AgentV1InjectAgentMessage(message=text)
+                ),
+                update_prompt=lambda text: agent.send_update_prompt(AgentV1UpdatePrompt(prompt=text)),
+                update_speak=lambda model: agent.send_update_speak(AgentV1UpdateSpeak(speak=speak(model))),
+                keep_alive=agent.send_keep_alive,
+            )
+            run(transcript, actions, wav, speed)
+    finally:
+        if listener is not None:  # leaving the block closed the socket: the listener records Close and ends
+            listener.join(timeout=5)
 
-        def on_message(message: Any) -> None:
-            transcript.record(as_message(message))
-            if getattr(message, "type", None) == "FunctionCallRequest":
-                for call in message.functions:
-                    if call.client_side:
-                        agent.send_function_call_response(
-                            AgentV1SendFunctionCallResponse(
-                                id=call.id, name=call.name, content=FUNCTION_RESULT
-                            )
-                        )
 
-        agent.on(EventType.OPEN, lambda _: transcript.record({"type": "Open"}))
-        agent.on(EventType.MESSAGE, on_message)
-        # The SDK's own failures (a frame it cannot read...), as opposed to an Error message from the server.
-        agent.on(
-            EventType.ERROR, lambda error: transcript.record({"type": "SdkError", "exception": repr(error)})
-        )
-        agent.on(EventType.CLOSE, lambda _: transcript.record({"type": "Close"}))
-        agent.send_settings(settings())
-        listener = threading.Thread(target=agent.start_listening, daemon=True)
-        listener.start()
-        actions = Actions(
-            send_audio=agent.send_media,
-            inject_user_message=lambda text: agent.send_inject_user_message(
-                AgentV1InjectUserMessage(content=text)
-            ),
-            inject_agent_message=lambda text: agent.send_inject_agent_message(
-                AgentV1InjectAgentMessage(message=text)
-            ),
-            update_prompt=lambda text: agent.send_update_prompt(AgentV1UpdatePrompt(prompt=text)),
-            update_speak=lambda model: agent.send_update_speak(AgentV1UpdateSpeak(speak=speak(model))),
-            keep_alive=agent.send_keep_alive,
-        )
-        run(transcript, actions, wav, speed)
-    listener.join(timeout=5)
+def listen(agent: V1SocketClient, transcript: Transcript) -> None:
+    """Record every event, answer client-side function calls; returns when the connection closes."""
+
+    def on_message(message: Any) -> None:
+        transcript.record(as_message(message))
+        if getattr(message, "type", None) == "FunctionCallRequest":
+            for call in message.functions:
+                if call.client_side:
+                    response = AgentV1SendFunctionCallResponse(
+                        id=call.id, name=call.name, content=FUNCTION_RESULT
+                    )
+                    agent.send_function_call_response(response)
+
+    agent.on(EventType.OPEN, lambda _: transcript.record({"type": "Open"}))
+    agent.on(EventType.MESSAGE, on_message)
+    # The SDK's own failures (a frame it cannot read...), as opposed to an Error message from the server.
+    agent.on(EventType.ERROR, lambda error: transcript.record({"type": "SdkError", "exception": repr(error)}))
+    agent.on(EventType.CLOSE, lambda _: transcript.record({"type": "Close"}))
+    agent.start_listening()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ SPOKEN = "testing 123 testing 123"
 API_KEY = "official-client-key"
 #: What the programs send (tests/e2e/official/conversation.py and js_client.mjs).
 GREETING = "Hello! How can I help?"
+USER_MESSAGE = "What's the weather in Paris?"
 AGENT_MESSAGE = "Here is a message from the client."
 #: A whole conversation takes about 20 s on an idle machine; this bounds a stuck one (each step of the
 #: programs also gives up after 60 s: a machine busy with other work can make a reply that slow).
@@ -186,6 +187,9 @@ def check_conversation(lines: list[dict[str, Any]]) -> None:
     assert replies and replies[0][0].strip() and replies[0][1] > 0, replies
 
     injected = steps["InjectUserMessage"]
+    assert {"type": "ConversationText", "role": "user", "content": USER_MESSAGE}.items() <= next(
+        (m for m in injected if m["type"] == "ConversationText"), {}
+    ).items(), types(injected)
     request = next((m for m in injected if m["type"] == "FunctionCallRequest"), None)
     assert request is not None, types(injected)
     [call] = request["functions"]
@@ -203,6 +207,7 @@ def check_conversation(lines: list[dict[str, Any]]) -> None:
     for started in (m for m in messages if m["type"] == "AgentStartedSpeaking"):
         assert started["total_latency"] >= started["ttt_latency"] >= 0 and started["tts_latency"] >= 0
     assert all(m["bytes"] % 2 == 0 for m in messages if m["type"] == "Audio")  # whole linear16 samples
+    assert "History" in types(messages)  # flags.history is on unless the client turns it off
     assert types(messages).count("Open") == 1 and types(messages)[-1] == "Close"
 
 

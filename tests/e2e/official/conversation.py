@@ -29,8 +29,9 @@ WEATHER_FUNCTION = {
         "required": ["location"],
     },
 }
-#: What the client answers every FunctionCallRequest with (a JSON object serialised into `content`).
-FUNCTION_RESULT = json.dumps({"forecast": "sunny", "temperature_c": 21})
+#: What the client answers every FunctionCallRequest with (`content`, a string). Plain words: given JSON, the
+#: local model tends to answer with a long recital of code and links.
+FUNCTION_RESULT = "Sunny, 21 degrees Celsius."
 USER_MESSAGE = "What's the weather in Paris?"
 AGENT_MESSAGE = "Here is a message from the client."
 PROMPT_UPDATE = "Always be polite."

@@ -25,7 +25,7 @@ const WEATHER_FUNCTION = {
     required: ["location"],
   },
 };
-const FUNCTION_RESULT = JSON.stringify({ forecast: "sunny", temperature_c: 21 });
+const FUNCTION_RESULT = "Sunny, 21 degrees Celsius.";
 const USER_MESSAGE = "What's the weather in Paris?";
 const AGENT_MESSAGE = "Here is a message from the client.";
 const PROMPT_UPDATE = "Always be polite.";

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-SETTINGS_PROMPT = "You are a helpful voice assistant. Answer in one short sentence."
+SETTINGS_PROMPT = "You are a friendly voice assistant. Reply in at most ten words."
 GREETING = "Hello! How can I help?"
 WEATHER_FUNCTION = {
     "name": "get_weather",

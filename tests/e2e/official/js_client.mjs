@@ -14,7 +14,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-const SETTINGS_PROMPT = "You are a helpful voice assistant. Answer in one short sentence.";
+const SETTINGS_PROMPT = "You are a friendly voice assistant. Reply in at most ten words.";
 const GREETING = "Hello! How can I help?";
 const WEATHER_FUNCTION = {
   name: "get_weather",

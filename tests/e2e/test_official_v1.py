@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ API_KEY = "official-client-key"
 GREETING = "Hello! How can I help?"
 USER_MESSAGE = "What's the weather in Paris?"
 AGENT_MESSAGE = "Here is a message from the client."
-#: A whole conversation takes about 20 s on an idle machine; this bounds a stuck one (each step of the
-#: programs also gives up after 60 s: a machine busy with other work can make a reply that slow).
+#: A whole conversation took 32-49 s on 2 cores busy with other work (load 6); this bounds a stuck one. Each
+#: step of the programs also gives up after 60 s: a machine busier still can make one reply that slow.
 CONVERSATION_TIMEOUT_S = 300
 STEPS = (
     "setup",
@@ -166,10 +167,11 @@ def spoken_replies(messages: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 def check_conversation(lines: list[dict[str, Any]]) -> None:
     """What a user of any of the three SDKs must have seen, step by step."""
-    summary = lines[-1].get("summary", {})
+    assert lines and "summary" in lines[-1], "the program ended without its summary (see its stderr)"
+    summary = lines[-1]["summary"]
     messages = [line for line in lines if "type" in line]
     assert not [m for m in messages if m["type"] in ("Error", "SdkError")]
-    assert summary.get("completed"), summary
+    assert summary["completed"], summary
     steps = by_step(lines)
 
     setup = steps["setup"]
@@ -217,12 +219,8 @@ async def test_an_official_client_holds_a_whole_conversation(
 ) -> None:
     command = client_command(client, official_sdks)
     status, lines, stderr = await run_client(command, server_url, speech_16k)
-    transcript = "\n".join(json.dumps(line) for line in lines if line.get("type") != "Audio")
-    assert lines, stderr[-4000:]
-    try:
-        check_conversation(lines)
-    except AssertionError as error:
-        raise AssertionError(
-            f"{error}\n--- what {client} received ---\n{transcript}\n{stderr[-2000:]}"
-        ) from None
-    assert status == 0, stderr[-4000:]
+    # Shown by pytest when a check fails (or with -rP): what the SDK delivered, audio frames left out.
+    print("\n".join(json.dumps(line) for line in lines if line.get("type") != "Audio"))
+    print(stderr[-4000:], file=sys.stderr)
+    check_conversation(lines)
+    assert status == 0

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install lint typecheck test demo serve clean
+.PHONY: install official-clients lint typecheck test demo serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 
 install: $(STAMP)
 
+# Deepgram's own v1 SDKs for tests/e2e/test_official_v1.py, pinned, in a cache outside the repository; Node.js
+# from Debian's packages when it is missing and this runs as root.
+official-clients:
+	bash tests/e2e/official/install.sh >/dev/null
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -29,7 +34,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict src
 
-test: lint typecheck
+test: lint typecheck official-clients
 	$(BIN)/pytest
 
 demo: install

@@ -25,6 +25,7 @@ import numpy as np
 from voicewire.engines.base import (
     ENGINE_SAMPLE_RATE,
     ChatMessage,
+    EndOfTurnModel,
     LanguageModel,
     SpeechToText,
     TextToSpeech,
@@ -198,8 +199,11 @@ class EngineRegistry:
         extra_tts: Sequence[TextToSpeech] = (),
         providers: Mapping[str, LanguageModel] | None = None,
         voice_map: Mapping[str, str] | None = None,
+        end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         self._vad_factory = vad_factory
+        #: The end-of-turn model every session's turn detector shares (None: silence ends turns).
+        self.end_of_turn = end_of_turn
         self._stt = stt
         self._named_stt = dict(named_stt or {})
         self._llm = llm
@@ -246,6 +250,7 @@ class EngineRegistry:
             extra_tts=[engine for name, engine in voices.items() if name != config.tts],
             providers=_load_providers(config.providers, os.environ),
             voice_map=config.voices,
+            end_of_turn=_load_end_of_turn(),
         )
         logger.info("engines loaded in %.2f s", time.perf_counter() - started)
         return registry
@@ -262,6 +267,8 @@ class EngineRegistry:
         vad = self.new_vad()
         await vad.speech_probabilities(np.zeros((1, vad.window_samples), dtype=np.float32))
         silence = np.zeros(ENGINE_SAMPLE_RATE // 2, dtype=np.float32)
+        if self.end_of_turn is not None:
+            await self.end_of_turn.completion_probability(silence)
         for stt in dict.fromkeys((self._stt, *self._named_stt.values())):
             await stt.transcribe(silence)
         reply = self._llm.stream([ChatMessage("system", "Reply briefly."), ChatMessage("user", "Hello.")])
@@ -334,6 +341,15 @@ def _vad_factory(name: VadName) -> Callable[[], VoiceActivityDetector]:
     from voicewire.engines.vad_silero import SileroModel
 
     return SileroModel().stream
+
+
+def _load_end_of_turn() -> EndOfTurnModel | None:
+    from voicewire.engines.turn_smart import SmartTurnModel, bundled_model_path
+
+    if bundled_model_path() is None:
+        logger.warning("pipecat-ai is not installed: turns end on silence alone (turns.detector = silence)")
+        return None
+    return SmartTurnModel()
 
 
 def _load_stt(name: SttName) -> SpeechToText:

@@ -256,6 +256,7 @@ class Session:
         if self._decoder is None or self._detector is None:
             self._buffer_early_audio(data)
             return
+        self._detector.agent_speaking = self.state is State.SPEAKING
         events = await self._detector.push(self._decoder.feed(data))
         now = self._clock.now()
         for event in events:
@@ -338,7 +339,7 @@ class Session:
             raise _SettingsRejected(ErrorCode.INVALID_SETTINGS, self._instructions_limit_text())
         history = _context_history(settings)
         self._decoder = InputDecoder(input_format)
-        self._detector = TurnDetector(self._engines.new_vad(), self._config.turns)
+        self._detector = TurnDetector(self._engines.new_vad(), self._config.turns, self._engines.end_of_turn)
         self._reply_options = ReplyOptions(
             output_format, self._config.output_pacing, self._config.output_chunk_ms
         )

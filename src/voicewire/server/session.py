@@ -76,6 +76,7 @@ from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.errors import ErrorCode, WarningCode, error, warning
 from voicewire.server.functions import FunctionRunner
+from voicewire.server.incremental_stt import IncrementalStt
 from voicewire.server.metrics import ReplyKind, TurnMetrics
 from voicewire.server.outbox import Outbox, Transport
 from voicewire.server.reply import Reply, ReplyOptions
@@ -343,7 +344,7 @@ class Session:
         self._reply_options = ReplyOptions(
             output_format, self._config.output_pacing, self._config.output_chunk_ms
         )
-        self._stt = self._engines.stt_for(agent.listen.model)
+        self._stt = IncrementalStt(self._engines.stt_for(agent.listen.model))
         self._keyterms = tuple(agent.listen.keyterms or ())
         self._llm = self._engines.llm_for(agent.think.provider.type, agent.think.model)
         self._llm_model = agent.think.model

@@ -60,3 +60,12 @@ def test_latency_benchmark_quick(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
     assert bench.run("latency", ["--quick", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["turns"]
+
+
+@pytest.mark.models
+def test_turns_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "turns.json"
+    assert bench.run("turns", ["--quick", "--json", str(out)]) == 0
+    detectors = json.loads(out.read_text())["detectors"]
+    assert detectors[0]["internal_pauses"] > 0
+    assert all(d["missed_real_ends"] == 0 for d in detectors)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -287,6 +288,67 @@ def report(name: str, results: Results) -> dict[str, Any]:
     }
 
 
+class Oracle:
+    """An end-of-turn model that knows the answer: complete once the real end of speech has been fed."""
+
+    def __init__(self) -> None:
+        self.finished = False
+
+    async def completion_probability(self, audio: FloatAudio) -> float:
+        return 1.0 if self.finished else 0.0
+
+
+async def long_turn_stt(stt: Any, item: Speech) -> dict[str, Any]:
+    """Stream `item` in real time through the detector and speculative STT (as a session does); time the
+    transcript's arrival after the end of speech. The oracle ends the turn 160 ms after the real end."""
+    from voicewire.engines.vad_silero import SileroModel
+    from voicewire.server.turns import SpeechPaused, SpeechResumed
+
+    oracle = Oracle()
+    detector = TurnDetector(SileroModel().stream(), TurnConfig(), oracle)
+    audio: FloatAudio = pcm16_to_float(item.pcm)
+    speculative: asyncio.Task[Any] | None = None
+    started = time.perf_counter()
+    for start in range(0, len(audio), FRAME_SAMPLES):
+        await asyncio.sleep(max(0.0, started + start / RATE - time.perf_counter()))
+        oracle.finished = start >= item.speech_end
+        for event in await detector.push(audio[start : start + FRAME_SAMPLES]):
+            if isinstance(event, SpeechPaused | SpeechResumed) and speculative is not None:
+                speculative.cancel()
+                speculative = None
+            if isinstance(event, SpeechPaused):
+                speculative = asyncio.create_task(stt.transcribe(event.utterance))
+            if isinstance(event, TurnEnded):
+                ended = time.perf_counter()
+                transcript = await (speculative or stt.transcribe(event.utterance))
+                ready = time.perf_counter()
+                speech_end = started + item.speech_end / RATE
+                return {
+                    "turn_s": len(event.utterance) / RATE,
+                    "end_of_turn_ms": (ended - speech_end) * 1000,
+                    "transcript_ms": (ready - speech_end) * 1000,
+                    "text": transcript.text,
+                }
+    raise RuntimeError("the long turn never ended")
+
+
+def long_turns(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The preamble and its first four phrases again as one ~26 s turn with 0.3-0.6 s pauses (one speaker, so
+    one level), transcribed whole at the end as before, and incrementally."""
+    from voicewire.engines.stt_whisper import WhisperStt
+    from voicewire.server.incremental_stt import IncrementalStt
+
+    pcm = load_speech(AUDIO / "preamble-22k-linear16.wav")
+    phrases = [pcm[max(0, a - FRAME_SAMPLES * 2) : b + FRAME_SAMPLES * 2] for a, b in speech_spans(pcm)]
+    phrases += phrases[:4]
+    item = rejoin("long turn", "long", phrases, [PAUSES_S[i % 3] for i in range(len(phrases))], rng)
+    whisper = WhisperStt.tiny_en()
+    results = []
+    for name, stt in (("whole turn at its end (before)", whisper), ("incremental", IncrementalStt(whisper))):
+        results.append({"stt": name, **asyncio.run(long_turn_stt(stt, item))})
+    return results
+
+
 def print_rates(title: str, label: str, reports: list[dict[str, Any]], key: str) -> None:
     """One row per report, one column per category of `report[key]` (a rate in 0..1), as percentages."""
     columns = sorted({column for r in reports for column in r[key]})
@@ -298,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0] if __doc__ else "turns")
     p.add_argument("--variants", type=int, default=2, help="pause-length variants of each recording")
     p.add_argument("--no-espeak", action="store_true", help="skip the synthesised sentences and backchannels")
+    p.add_argument("--no-long-turn", action="store_true", help="skip the real-time long-turn STT measurement")
     args = p.parse_args(argv)
     rng = np.random.default_rng(12)
     variants = 1 if args.quick else args.variants
@@ -380,7 +443,24 @@ def main(argv: list[str] | None = None) -> int:
         f"false barge-in ≤ {TARGET_FALSE_BARGE_IN:.0%} "
         f"({'met' if best['false_barge_in_rate'] <= TARGET_FALSE_BARGE_IN else 'MISSED'})"
     )
+    long = [] if args.quick or args.no_long_turn else long_turns(rng)
+    if long:
+        print_table(
+            f"A {long[0]['turn_s']:.0f} s turn streamed in real time (load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): end of speech to ...",
+            ["STT", "end of turn ms", "transcript ms"],
+            [[r["stt"], r["end_of_turn_ms"], r["transcript_ms"]] for r in long],
+            digits=0,
+        )
+        for r in long:
+            print(f"  {r['stt']}: {r['text']!r}")
     write_json(
-        args.json, {"recordings": [s.name for s in speech], "detectors": reports, "barge_in_sweep": sweep}
+        args.json,
+        {
+            "recordings": [s.name for s in speech],
+            "detectors": reports,
+            "barge_in_sweep": sweep,
+            "long_turn": long,
+        },
     )
     return 0

@@ -36,7 +36,7 @@ class _Segment:
 class IncrementalStt:
     """One session's recogniser: `stt` plus the finished segments of the turn in progress."""
 
-    def __init__(self, stt: SpeechToText, *, min_segment_s: float = 6.0) -> None:
+    def __init__(self, stt: SpeechToText, *, min_segment_s: float = 4.0) -> None:
         self.stt = stt
         self._min_segment = round(min_segment_s * ENGINE_SAMPLE_RATE)
         self._audio = np.empty(0, dtype=np.float32)  # the audio the segments cover

@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from voicewire.engines.base import FloatAudio, WindowVad
+from voicewire.engines.base import EngineError, FloatAudio, WindowVad
 from voicewire.engines.scripted import ScriptedEndOfTurn
 from voicewire.server.config import TurnConfig
 from voicewire.server.turns import (
@@ -202,6 +202,15 @@ def test_the_model_is_awaited_so_decisions_do_not_depend_on_its_speed() -> None:
         return [e for p in [1] * 8 + [0.9] + [0] * 20 for e in await detector.push(windows(p))]
 
     assert [type(e) for e in asyncio.run(slow())] == [SpeechStarted, SpeechPaused, TurnEnded]
+
+
+def test_a_failing_model_ends_the_turn_at_its_first_check() -> None:
+    def broken(audio: FloatAudio) -> float:
+        raise EngineError("model gone")
+
+    detector = TurnDetector(ProbabilityVad(), SMART, ScriptedEndOfTurn(broken))
+    events = [(i, e) for i, p in enumerate([1] * 8 + [0] * 10) for e in push(detector, windows(p))]
+    assert [(i, type(e)) for i, e in events] == [(2, SpeechStarted), (9, SpeechPaused), (12, TurnEnded)]
 
 
 # -- Barge-in: while the agent speaks, only lasting speech interrupts ----------------------------------------

@@ -26,12 +26,21 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import math
 
 import numpy as np
 
-from voicewire.engines.base import ENGINE_SAMPLE_RATE, EndOfTurnModel, FloatAudio, VoiceActivityDetector
+from voicewire.engines.base import (
+    ENGINE_SAMPLE_RATE,
+    EndOfTurnModel,
+    EngineError,
+    FloatAudio,
+    VoiceActivityDetector,
+)
 from voicewire.server.config import TurnConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +211,11 @@ class TurnDetector:
             return False
         self._next_check += self._recheck_windows
         audio = np.concatenate(self._utterance)
-        probability = await self.end_of_turn.completion_probability(audio)
+        try:
+            probability = await self.end_of_turn.completion_probability(audio)
+        except EngineError as exc:  # the user is silent and the model cannot say more: end as silence would
+            logger.warning("end-of-turn model failed, ending the turn on silence: %s", exc)
+            return True
         return probability >= self._config.eot_threshold
 
     def _end_of_speech(self) -> TurnEvent:

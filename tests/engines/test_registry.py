@@ -17,6 +17,7 @@ from voicewire.engines.base import (
 )
 from voicewire.engines.llm_openai import OpenAiCompatibleLlm
 from voicewire.engines.registry import EngineConfig, EngineRegistry, ProviderConfig, UnknownModelError
+from voicewire.engines.turn_smart import bundled_model_path
 
 
 class StandInVad(WindowVad):
@@ -210,6 +211,7 @@ async def test_load_default_loads_warms_up_and_maps_real_engines() -> None:
         assert engines.voice_for("aura-asteria-en").engine.has_voice("en_US-joe-medium")
         assert engines.voice_for("aura-2-thalia-en").engine.has_voice("en-gb")
         assert engines.llm_for("open_ai", "gpt-4o-mini") is engines.llm_for(None, None)
+        assert (engines.end_of_turn is not None) == (bundled_model_path() is not None)
     finally:
         await engines.aclose()
 

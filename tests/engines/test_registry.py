@@ -24,6 +24,7 @@ from voicewire.engines.registry import (
     UnconfiguredProviderError,
     UnknownModelError,
 )
+from voicewire.engines.turn_smart import bundled_model_path
 
 
 class StandInVad(WindowVad):
@@ -295,6 +296,7 @@ async def test_load_default_loads_warms_up_and_maps_real_engines() -> None:
         assert engines.voice_for("aura-asteria-en").engine.has_voice("en_US-joe-medium")
         assert engines.voice_for("aura-2-thalia-en").engine.has_voice("en-gb")
         assert engines.choose_llm("open_ai", "gpt-4o-mini").engine is engines.choose_llm(None, None).engine
+        assert (engines.end_of_turn is not None) == (bundled_model_path() is not None)
     finally:
         await engines.aclose()
 

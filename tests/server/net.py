@@ -19,8 +19,14 @@ from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
 from voicewire.server import AgentServer, ServerConfig, TurnConfig
 
+#: Every onset interrupts the agent here; the barge-in minimum has its own tests (test_session_turns.py).
 FAST_TURNS = TurnConfig(
-    end_of_turn_ms=200, onset_windows=2, min_speech_ms=100, tail_ms=100, speculative_stt=False
+    end_of_turn_ms=200,
+    onset_windows=2,
+    min_speech_ms=100,
+    tail_ms=100,
+    speculative_stt=False,
+    barge_in_min_speech_ms=0,
 )
 
 

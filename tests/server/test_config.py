@@ -80,6 +80,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("insecure = 'maybe'", "insecure"),
         ("port = 1.5", "port"),
         ("port = ", "voicewire.toml"),
+        ("[turns]\ndetector = 'vad'", "turns.detector must be one of 'smart-turn', 'silence'"),
     ],
 )
 def test_mistakes_are_reported_by_key(tmp_path: Path, text: str, mentions: str) -> None:
@@ -92,6 +93,12 @@ def test_mistakes_are_reported_by_key(tmp_path: Path, text: str, mentions: str) 
 def test_a_bad_environment_value_is_reported() -> None:
     with pytest.raises(ConfigError, match="VOICEWIRE_PORT"):
         load_config(environ={"VOICEWIRE_PORT": "eighty"})
+
+
+def test_the_turn_detector_is_chosen_by_name() -> None:
+    assert load_config(environ={}).turns.detector == "smart-turn"
+    config = load_config(environ={"VOICEWIRE_TURNS_DETECTOR": "silence"})
+    assert config.turns.detector == "silence"
 
 
 def test_check_refuses_an_open_unauthenticated_server() -> None:

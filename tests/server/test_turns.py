@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from voicewire.engines.base import FloatAudio, WindowVad
+from voicewire.engines.base import EngineError, FloatAudio, WindowVad
+from voicewire.engines.scripted import ScriptedEndOfTurn
 from voicewire.server.config import TurnConfig
 from voicewire.server.turns import (
     SpeechPaused,
@@ -134,3 +135,108 @@ def test_an_endless_utterance_is_cut_at_the_maximum() -> None:
     # The second turn needs a new onset (windows 20-22) and repeats none of the first turn's audio.
     assert [i for i, _ in ended] == [19, 39]
     assert all(len(e.utterance) == 20 * WINDOW for _, e in ended)
+
+
+# -- Smart Turn: the model decides, silence only bounds the wait ---------------------------------------------
+
+SMART = dataclasses.replace(
+    CONFIG, detector="smart-turn", eot_check_ms=160, eot_recheck_ms=320, max_eot_silence_ms=1600
+)  # checks after 5 silent windows, then every 10, gives up after 50
+
+
+def judge_by_last_speech(audio: FloatAudio) -> float:
+    """Complete when the last speech window was scripted as 0.9 ("falling intonation"), else incomplete."""
+    speech = audio[::WINDOW][audio[::WINDOW] >= 0.5]
+    return 0.95 if len(speech) and speech[-1] == 0.9 else 0.05
+
+
+def run_smart(
+    probabilities: list[float], config: TurnConfig = SMART
+) -> tuple[list[tuple[int, TurnEvent]], ScriptedEndOfTurn]:
+    model = ScriptedEndOfTurn(judge_by_last_speech)
+    detector = TurnDetector(ProbabilityVad(), config, model)
+    per_window = [push(detector, windows(p)) for p in probabilities]
+    return [(i, event) for i, events in enumerate(per_window) for event in events], model
+
+
+def test_a_turn_that_sounds_complete_ends_at_the_first_check() -> None:
+    events, model = run_smart([1] * 8 + [0.9] + [0] * 20)
+    assert [(i, type(e)) for i, e in events] == [(2, SpeechStarted), (10, SpeechPaused), (13, TurnEnded)]
+    ended = events[-1][1]
+    assert isinstance(ended, TurnEnded) and ended.speech_end == 9 * WINDOW
+    # The model heard the whole turn so far, its 5 silent windows included.
+    assert len(model.calls) == 1 and len(model.calls[0]) == 14 * WINDOW
+
+
+def test_an_incomplete_turn_waits_asking_again_until_the_silence_limit() -> None:
+    events, model = run_smart([1] * 9 + [0] * 60)
+    assert [(i, type(e)) for i, e in events] == [(2, SpeechStarted), (10, SpeechPaused), (58, TurnEnded)]
+    # Asked after 5, 15, 25, 35 and 45 silent windows; the 50th ends the turn unasked.
+    assert [len(audio) // WINDOW for audio in model.calls] == [14, 24, 34, 44, 54]
+
+
+def test_a_pause_the_model_calls_incomplete_keeps_one_turn() -> None:
+    events, _ = run_smart([1] * 8 + [0] * 25 + [1] * 6 + [0.9] + [0] * 10)
+    kinds = [type(e) for _, e in events]
+    assert kinds == [SpeechStarted, SpeechPaused, SpeechResumed, SpeechPaused, TurnEnded]
+    ended = events[-1][1]
+    assert isinstance(ended, TurnEnded) and ended.speech_end == 40 * WINDOW
+
+
+def test_smart_turn_discards_noise_without_asking_the_model() -> None:
+    events, model = run_smart([1, 1, 1, 1] + [0] * 10)
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechPaused, TurnDiscarded]
+    assert model.calls == []
+
+
+def test_the_silence_detector_ignores_the_model() -> None:
+    events, model = run_smart([1] * 8 + [0.9] + [0] * 20, dataclasses.replace(SMART, detector="silence"))
+    assert [(i, type(e)) for i, e in events] == [(2, SpeechStarted), (10, SpeechPaused), (18, TurnEnded)]
+    assert model.calls == []
+
+
+def test_the_model_is_awaited_so_decisions_do_not_depend_on_its_speed() -> None:
+    async def slow() -> list[TurnEvent]:
+        model = ScriptedEndOfTurn(judge_by_last_speech, delay=0.01)
+        detector = TurnDetector(ProbabilityVad(), SMART, model)
+        return [e for p in [1] * 8 + [0.9] + [0] * 20 for e in await detector.push(windows(p))]
+
+    assert [type(e) for e in asyncio.run(slow())] == [SpeechStarted, SpeechPaused, TurnEnded]
+
+
+def test_a_failing_model_ends_the_turn_at_its_first_check() -> None:
+    def broken(audio: FloatAudio) -> float:
+        raise EngineError("model gone")
+
+    detector = TurnDetector(ProbabilityVad(), SMART, ScriptedEndOfTurn(broken))
+    events = [(i, e) for i, p in enumerate([1] * 8 + [0] * 10) for e in push(detector, windows(p))]
+    assert [(i, type(e)) for i, e in events] == [(2, SpeechStarted), (9, SpeechPaused), (12, TurnEnded)]
+
+
+# -- Barge-in: while the agent speaks, only lasting speech interrupts ----------------------------------------
+
+
+def run_over_agent(probabilities: list[float], config: TurnConfig = CONFIG) -> list[tuple[int, TurnEvent]]:
+    detector = TurnDetector(ProbabilityVad(), dataclasses.replace(config, barge_in_min_speech_ms=300))
+    detector.agent_speaking = True
+    per_window = [push(detector, windows(p)) for p in probabilities]
+    return [(i, event) for i, events in enumerate(per_window) for event in events]
+
+
+def test_a_short_sound_under_the_agent_raises_no_event() -> None:
+    # A 6-window cough (192 ms), then a 4-window "mm" and 3-window "hm" with a 96 ms gap: all under 300 ms.
+    assert run_over_agent([0, *[1] * 6, *[0] * 15, *[1] * 4, 0, 0, 0, *[1] * 3, *[0] * 15]) == []
+
+
+def test_lasting_speech_under_the_agent_barges_in_from_its_onset() -> None:
+    events = run_over_agent([0, 0, *[1] * 14, *[0] * 12])
+    # 300 ms is 10 windows of speech: announced at the 10th, dated from the onset.
+    assert [(i, type(e)) for i, e in events] == [(11, SpeechStarted), (17, SpeechPaused), (25, TurnEnded)]
+    started = events[0][1]
+    assert isinstance(started, SpeechStarted) and started.position == 2 * WINDOW
+
+
+def test_without_agent_audio_an_onset_starts_the_turn_at_once() -> None:
+    detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
+    events = [push(detector, windows(p)) for p in [0, 1, 1, 1]]
+    assert [type(e) for e in events[3]] == [SpeechStarted]

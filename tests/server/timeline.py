@@ -150,9 +150,11 @@ V1_SETTINGS: dict[str, Any] = {
     },
 }
 
+#: Every onset interrupts the agent here; the barge-in minimum has its own tests (test_session_turns.py).
 TEST_TURNS = TurnConfig(
-    end_of_turn_ms=300, onset_windows=3, min_speech_ms=150, preroll_ms=200, tail_ms=200, speculative_stt=False
-)
+    end_of_turn_ms=300, onset_windows=3, min_speech_ms=150, preroll_ms=200, tail_ms=200,
+    speculative_stt=False, barge_in_min_speech_ms=0,
+)  # fmt: skip
 
 
 class Timeline:

@@ -124,6 +124,18 @@ class Transcript:
 
 
 @runtime_checkable
+class EndOfTurnModel(Protocol):
+    """Judges from the sound of a turn so far (words and intonation) whether the speaker has finished.
+
+    Shared by every session of a server; calls from many sessions may be scored together.
+    """
+
+    async def completion_probability(self, audio: FloatAudio) -> float:
+        """P(the turn is complete) for 16 kHz audio of the turn up to now, trailing silence included."""
+        ...
+
+
+@runtime_checkable
 class SpeechToText(Protocol):
     async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
         """Transcribe one utterance of 16 kHz mono audio.

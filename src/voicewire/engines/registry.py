@@ -31,6 +31,7 @@ import numpy as np
 from voicewire.engines.base import (
     ENGINE_SAMPLE_RATE,
     ChatMessage,
+    EndOfTurnModel,
     LanguageModel,
     SpeechToText,
     TextToSpeech,
@@ -245,10 +246,13 @@ class EngineRegistry:
         provider_configs: Mapping[str, ProviderConfig] | None = None,
         strict_providers: bool = False,
         voice_map: Mapping[str, str] | None = None,
+        end_of_turn: EndOfTurnModel | None = None,
     ) -> None:
         """`provider_configs` says which model each provider's endpoint is asked for; a provider without
         one gets the client's model."""
         self._vad_factory = vad_factory
+        #: The end-of-turn model every session's turn detector shares (None: silence ends turns).
+        self.end_of_turn = end_of_turn
         self._stt = stt
         self._named_stt = dict(named_stt or {})
         self._llm = llm
@@ -299,6 +303,7 @@ class EngineRegistry:
             provider_configs=config.providers,
             strict_providers=config.strict_providers,
             voice_map=config.voices,
+            end_of_turn=_load_end_of_turn(),
         )
         logger.info("engines loaded in %.2f s", time.perf_counter() - started)
         return registry
@@ -315,6 +320,8 @@ class EngineRegistry:
         vad = self.new_vad()
         await vad.speech_probabilities(np.zeros((1, vad.window_samples), dtype=np.float32))
         silence = np.zeros(ENGINE_SAMPLE_RATE // 2, dtype=np.float32)
+        if self.end_of_turn is not None:
+            await self.end_of_turn.completion_probability(silence)
         for stt in dict.fromkeys((self._stt, *self._named_stt.values())):
             await stt.transcribe(silence)
         reply = self._llm.stream([ChatMessage("system", "Reply briefly."), ChatMessage("user", "Hello.")])
@@ -405,6 +412,15 @@ def _vad_factory(name: VadName) -> Callable[[], VoiceActivityDetector]:
     from voicewire.engines.vad_silero import SileroModel
 
     return SileroModel().stream
+
+
+def _load_end_of_turn() -> EndOfTurnModel | None:
+    from voicewire.engines.turn_smart import SmartTurnModel, bundled_model_path
+
+    if bundled_model_path() is None:
+        logger.warning("pipecat-ai is not installed: turns end on silence alone (turns.detector = silence)")
+        return None
+    return SmartTurnModel()
 
 
 def _load_stt(name: SttName) -> SpeechToText:

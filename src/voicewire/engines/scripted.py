@@ -49,6 +49,25 @@ class ScriptedVad(WindowVad):
         """Stateless: nothing to forget."""
 
 
+class ScriptedEndOfTurn:
+    """Answers P(turn complete) with `judge(audio)` after `delay` on the injected clock; records each call."""
+
+    def __init__(
+        self, judge: Callable[[FloatAudio], float], *, delay: float = 0.0, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self._judge = judge
+        self.delay = delay
+        self._sleep = sleep
+        #: The audio of every call, in order.
+        self.calls: list[FloatAudio] = []
+
+    async def completion_probability(self, audio: FloatAudio) -> float:
+        self.calls.append(audio)
+        if self.delay:
+            await self._sleep(self.delay)
+        return self._judge(audio)
+
+
 class ScriptedStt:
     """Returns the scripted transcripts in order (the last one repeats), or what `transcribe_with` says."""
 
@@ -227,6 +246,7 @@ def scripted_registry(
     stt: ScriptedStt | None = None,
     llm: ScriptedLlm | None = None,
     tts: ScriptedTts | None = None,
+    end_of_turn: ScriptedEndOfTurn | None = None,
 ) -> EngineRegistry:
     """An `EngineRegistry` of scripted engines: every model and voice name maps onto them."""
     return EngineRegistry(
@@ -234,4 +254,5 @@ def scripted_registry(
         stt=stt or ScriptedStt(),
         llm=llm or ScriptedLlm(),
         tts=tts or ScriptedTts(),
+        end_of_turn=end_of_turn,
     )

@@ -32,6 +32,7 @@ from voicewire.protocol.agent import (
 from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat
 from voicewire.server.config import ServerConfig
 from voicewire.server.functions import host_allowed
+from voicewire.server.incremental_stt import IncrementalStt
 from voicewire.server.reply import ReplyOptions
 from voicewire.server.turns import TurnDetector
 
@@ -88,9 +89,9 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
         warnings.append(Warning(WarningCode.PROVIDER_FALLBACK, thinker.fallback_notice))
     return Pipeline(
         decoder=InputDecoder(input_format),
-        detector=TurnDetector(engines.new_vad(), config.turns),
+        detector=TurnDetector(engines.new_vad(), config.turns, engines.end_of_turn),
         reply_options=ReplyOptions(output_format, config.output_pacing, config.output_chunk_ms),
-        stt=engines.stt_for(settings.listen.model),
+        stt=IncrementalStt(engines.stt_for(settings.listen.model)),
         keyterms=settings.listen.keyterms,
         thinker=thinker,
         voice=voice,

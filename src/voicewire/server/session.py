@@ -100,6 +100,7 @@ from voicewire.server.configuration import (
 from voicewire.server.early_audio import EarlyAudio
 from voicewire.server.functions import FunctionRunner
 from voicewire.server.idle import IdleWatchdog
+from voicewire.server.incremental_stt import IncrementalStt
 from voicewire.server.metrics import ReplyKind, SessionObserver, TurnMetrics
 from voicewire.server.outbox import Outbox
 from voicewire.server.reply import Reply
@@ -243,7 +244,7 @@ class Session:
                 await self._update_think(think_settings)
             case UpdateListen(listen):
                 assert pipeline is not None
-                pipeline.stt = self._engines.stt_for(listen.model)
+                pipeline.stt = IncrementalStt(self._engines.stt_for(listen.model))
                 pipeline.keyterms = listen.keyterms
                 self._outbox.send(ListenUpdated())
             case InjectAgentText(text):
@@ -272,6 +273,7 @@ class Session:
                     )
                 )
             return
+        pipeline.detector.agent_speaking = self.state is State.SPEAKING  # barge-in needs more speech
         events = await pipeline.detector.push(pipeline.decoder.feed(data))
         now = self._clock.now()
         for event in events:

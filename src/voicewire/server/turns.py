@@ -7,23 +7,40 @@ session gets the same decisions whatever the network jitter. Positions in events
 * Onset: `onset_windows` consecutive windows at or above `speech_threshold` (a click or a cough of one
   window is not speech). `preroll_ms` of audio from before the onset is kept, so the first syllable
   reaches STT.
+* Barge-in: while the session says agent audio is playing (`agent_speaking`), an onset is announced only
+  once the utterance holds `barge_in_min_speech_ms` of speech; a shorter sound (cough, click, "mm-hm")
+  that falls silent for `end_of_turn_ms` is forgotten without any event, and the agent talks on.
 * In speech, only windows below `silence_threshold` count as silence (hysteresis), so a soft syllable does not
   break an utterance in two.
 * After `tail_ms` of silence the utterance STT would get is final unless speech resumes (`SpeechPaused`,
-  used for speculative STT); after `end_of_turn_ms` the turn ends. Utterances with less than
-  `min_speech_ms` of speech are discarded as noise, and one reaching `max_utterance_ms` ends at once.
+  used for speculative STT). The turn then ends:
+  - "silence" detector: after `end_of_turn_ms` of silence;
+  - "smart-turn" detector: when the end-of-turn model, asked after `eot_check_ms` of silence and again every
+    `eot_recheck_ms`, says the turn sounds complete, or after `max_eot_silence_ms` of silence regardless.
+    The model is awaited inside `push`, so its answer applies at the same sample whatever it costs.
+  Utterances with less than `min_speech_ms` of speech are discarded as noise (at the end-of-turn silence, or
+  at the first check), and one reaching `max_utterance_ms` ends at once.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import math
 
 import numpy as np
 
-from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, VoiceActivityDetector
+from voicewire.engines.base import (
+    ENGINE_SAMPLE_RATE,
+    EndOfTurnModel,
+    EngineError,
+    FloatAudio,
+    VoiceActivityDetector,
+)
 from voicewire.server.config import TurnConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +76,23 @@ TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded | TurnDisca
 
 
 class TurnDetector:
-    def __init__(self, vad: VoiceActivityDetector, config: TurnConfig) -> None:
+    def __init__(
+        self, vad: VoiceActivityDetector, config: TurnConfig, end_of_turn: EndOfTurnModel | None = None
+    ) -> None:
         self._vad = vad
         self._config = config
+        #: The model that decides the end of turn; None: silence alone decides.
+        self.end_of_turn = end_of_turn if config.detector == "smart-turn" else None
+        #: Set by the session while agent audio is playing: onsets must then last to be a barge-in.
+        self.agent_speaking = False
         self._window = vad.window_samples
         self._onset_windows = max(1, config.onset_windows)
         self._tail_windows = self._windows(config.tail_ms)
         self._end_windows = max(1, self._windows(config.end_of_turn_ms))
+        self._check_windows = max(1, self._windows(config.eot_check_ms))
+        self._recheck_windows = max(1, self._windows(config.eot_recheck_ms))
+        self._max_silence_windows = max(1, self._windows(config.max_eot_silence_ms))
+        self._barge_in_windows = self._windows(config.barge_in_min_speech_ms)
         self._min_speech_windows = self._windows(config.min_speech_ms)
         self._max_windows = max(1, self._windows(config.max_utterance_ms))
         self._pending = np.empty(0, dtype=np.float32)
@@ -76,9 +103,12 @@ class TurnDetector:
         )
         self._onset: list[FloatAudio] = []
         self._utterance: list[FloatAudio] | None = None
+        self._onset_start = 0
+        self._announced = False
         self._speech_windows = 0
         self._last_speech = 0
         self._silence_run = 0
+        self._next_check = 0
         self._paused = False
 
     def _windows(self, ms: int) -> int:
@@ -91,7 +121,8 @@ class TurnDetector:
 
     @property
     def in_speech(self) -> bool:
-        return self._utterance is not None
+        """The user is in a turn the session has been told about (`SpeechStarted`)."""
+        return self._utterance is not None and self._announced
 
     async def push(self, samples: FloatAudio) -> list[TurnEvent]:
         """Score the whole windows now available; the caller awaits one push at a time, in stream order."""
@@ -104,14 +135,14 @@ class TurnDetector:
         windows = audio[: count * self._window].reshape(count, self._window)
         events: list[TurnEvent] = []
         for window, probability in zip(windows, await self._vad.speech_probabilities(windows), strict=True):
-            events.extend(self._score(window, probability))
+            events.extend(await self._score(window, probability))
             self._processed += self._window
         return events
 
-    def _score(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
+    async def _score(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
         if self._utterance is None:
             return self._listen(window, probability)
-        return self._follow(window, probability)
+        return await self._follow(window, probability)
 
     def _listen(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
         if probability < self._config.speech_threshold:
@@ -122,24 +153,29 @@ class TurnDetector:
         self._onset.append(window)
         if len(self._onset) < self._onset_windows:
             return []
-        onset_start = self._processed + self._window - len(self._onset) * self._window
+        self._onset_start = self._processed + self._window - len(self._onset) * self._window
         self._utterance = [*self._preroll, *self._onset]
         self._speech_windows = len(self._onset)
         self._last_speech = len(self._utterance)
         self._silence_run = 0
         self._paused = False
+        self._announced = False
         self._preroll.clear()
         self._onset.clear()
-        return [SpeechStarted(onset_start)]
+        return self._announce()
 
-    def _follow(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
+    def _announce(self) -> list[TurnEvent]:
+        """`SpeechStarted` once the speech is long enough to interrupt whatever the agent is doing."""
+        if self._announced or (self.agent_speaking and self._speech_windows < self._barge_in_windows):
+            return []
+        self._announced = True
+        return [SpeechStarted(self._onset_start)]
+
+    async def _follow(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
         assert self._utterance is not None
         self._utterance.append(window)
         if len(self._utterance) >= self._max_windows:
-            ended = TurnEnded(np.concatenate(self._utterance), self._processed + self._window)
-            self._finish()
-            self._preroll.clear()  # it is speech the ended turn already has
-            return [ended]
+            return self._end_now(TurnEnded(np.concatenate(self._utterance), self._processed + self._window))
         if probability >= self._config.silence_threshold:
             self._speech_windows += 1
             self._last_speech = len(self._utterance)
@@ -147,19 +183,56 @@ class TurnDetector:
             if self._paused:
                 self._paused = False
                 return [SpeechResumed()]
-            return []
+            return self._announce()
         self._silence_run += 1
+        if not self._announced:
+            if self._silence_run >= self._end_windows:  # a short sound under the agent's voice: forget it
+                self._finish()
+            return []
         events: list[TurnEvent] = []
         if self._silence_run == self._tail_windows:
             self._paused = True
             events.append(SpeechPaused(self._trimmed()))
-        if self._silence_run >= self._end_windows:
-            speech_end = self._processed + self._window - self._silence_run * self._window
-            if self._speech_windows >= self._min_speech_windows:
-                events.append(TurnEnded(self._trimmed(), speech_end))
-            else:
-                events.append(TurnDiscarded())
-            self._finish()
+        if self.end_of_turn is None:
+            if self._silence_run >= self._end_windows:
+                events.append(self._end_of_speech())
+        elif self._silence_run >= self._check_windows and await self._sounds_finished():
+            events.append(self._end_of_speech())
+        return events
+
+    async def _sounds_finished(self) -> bool:
+        """Smart Turn's verdict at this silence: whether to end the turn now."""
+        assert self._utterance is not None and self.end_of_turn is not None
+        if self._silence_run == self._check_windows:
+            self._next_check = self._check_windows
+        if self._speech_windows < self._min_speech_windows or self._silence_run >= self._max_silence_windows:
+            return True
+        if self._silence_run < self._next_check:
+            return False
+        self._next_check += self._recheck_windows
+        audio = np.concatenate(self._utterance)
+        try:
+            probability = await self.end_of_turn.completion_probability(audio)
+        except EngineError as exc:  # the user is silent and the model cannot say more: end as silence would
+            logger.warning("end-of-turn model failed, ending the turn on silence: %s", exc)
+            return True
+        return probability >= self._config.eot_threshold
+
+    def _end_of_speech(self) -> TurnEvent:
+        """The turn is over: `TurnEnded`, or `TurnDiscarded` when it held too little speech."""
+        speech_end = self._processed + self._window - self._silence_run * self._window
+        event: TurnEvent = TurnDiscarded()
+        if self._speech_windows >= self._min_speech_windows:
+            event = TurnEnded(self._trimmed(), speech_end)
+        self._finish()
+        return event
+
+    def _end_now(self, ended: TurnEnded) -> list[TurnEvent]:
+        """An utterance at the length limit ends mid-speech (announced first, if the agent was talking)."""
+        events: list[TurnEvent] = [] if self._announced else [SpeechStarted(self._onset_start)]
+        events.append(ended)
+        self._finish()
+        self._preroll.clear()  # it is speech the ended turn already has
         return events
 
     def _trimmed(self) -> FloatAudio:
@@ -171,3 +244,4 @@ class TurnDetector:
         self._preroll.extend(self._utterance)  # its silent end is the next utterance's pre-roll
         self._utterance = None
         self._paused = False
+        self._announced = False

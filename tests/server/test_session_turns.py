@@ -1,0 +1,87 @@
+"""Turn-taking through a whole session: the end-of-turn model and the barge-in minimum, on a virtual clock."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tests.server.timeline import TEST_TURNS, Timeline, VirtualClock, speech
+from voicewire.engines.base import FloatAudio
+from voicewire.engines.scripted import ScriptedEndOfTurn, ScriptedLlm, ScriptedTts
+from voicewire.server import ServerConfig, State
+
+LONG_REPLY = [["A very long answer that goes on and on and on for quite a while."]]
+
+
+def over_one_second_of_speech(audio: FloatAudio) -> float:
+    """A scripted model: the turn "sounds complete" once it holds over a second of loud audio."""
+    return 0.9 if np.count_nonzero(np.abs(audio) > 0.05) > 16_000 else 0.1
+
+
+async def test_a_pause_the_model_calls_incomplete_does_not_end_the_turn() -> None:
+    model = ScriptedEndOfTurn(over_one_second_of_speech)
+    turns = dataclasses.replace(
+        TEST_TURNS, detector="smart-turn", eot_check_ms=160, eot_recheck_ms=320, max_eot_silence_ms=1600
+    )
+    async with Timeline(config=ServerConfig(turns=turns)) as t:
+        t.registry.end_of_turn = model
+        await t.configure()
+        await t.say(0.6, pause=0.8)  # far past end_of_turn_ms, but the model hears an unfinished turn
+        assert t.session.state is State.USER_SPEAKING
+        assert t.of_type("ConversationText") == []
+        await t.say(0.6, pause=0.3)
+        assert t.summary[2:4] == ["UserStartedSpeaking", "ConversationText"]
+        assert len(t.of_type("UserStartedSpeaking")) == 1
+        # One utterance for STT: both halves and the pause between them.
+        assert len(t.stt.utterances) == 1 and len(t.stt.utterances[0]) > 2.0 * 16_000
+        assert len(model.calls) >= 2
+
+
+async def test_without_a_model_the_session_ends_turns_on_silence() -> None:
+    turns = dataclasses.replace(TEST_TURNS, detector="smart-turn")
+    async with Timeline(config=ServerConfig(turns=turns)) as t:
+        await t.configure()
+        await t.say(0.6, pause=0.5)
+        assert "ConversationText" in t.summary
+
+
+def barge_in_timeline(clock: VirtualClock) -> Timeline:
+    return Timeline(
+        clock=clock,
+        config=ServerConfig(turns=dataclasses.replace(TEST_TURNS, barge_in_min_speech_ms=300)),
+        llm=ScriptedLlm(LONG_REPLY, sleep=clock.sleep),
+        tts=ScriptedTts(seconds_per_char=0.05, sleep=clock.sleep),
+    )
+
+
+async def test_a_short_sound_while_the_agent_speaks_does_not_interrupt_it() -> None:
+    async with barge_in_timeline(VirtualClock()) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.4)
+        await t.quiet(0.2)
+        assert t.session.state is State.SPEAKING
+        before = len(t.audio)
+        await t.feed(speech(0.2))  # a cough
+        await t.quiet(0.6)
+        assert t.session.state is State.SPEAKING
+        assert len(t.of_type("UserStartedSpeaking")) == 1  # only the first turn's
+        assert len(t.audio) > before
+        assert t.tts.closed == 0
+
+
+async def test_lasting_speech_while_the_agent_speaks_stops_it_within_150_ms_of_the_decision() -> None:
+    async with barge_in_timeline(VirtualClock()) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.4)
+        await t.quiet(0.2)
+        onset = t.clock.now()
+        await t.feed(speech(0.5))
+        sent, times = t.transport.sent, t.transport.times
+        barge = sent.index('{"type":"UserStartedSpeaking"}', 3)
+        assert t.session.state is State.USER_SPEAKING
+        # Decided after 300 ms of speech (plus the onset windows' rounding), not at the onset.
+        assert 0.3 <= times[barge] - onset <= 0.4
+        last_audio = max(i for i, m in enumerate(sent) if isinstance(m, bytes))
+        assert last_audio < barge
+        assert times[barge] - times[last_audio] <= 0.15

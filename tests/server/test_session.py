@@ -437,6 +437,19 @@ async def test_an_idle_session_is_closed_with_client_message_timeout() -> None:
         assert t.transport.closed == (1000, "idle timeout")
 
 
+async def test_a_slow_reply_does_not_count_as_idle_time() -> None:
+    clock = VirtualClock()
+    llm = ScriptedLlm([["This answer takes its time."]], first_token_delay=15.0, sleep=clock.sleep)
+    async with Timeline(clock=clock, llm=llm) as t:
+        await t.configure()
+        await t.say(0.5, pause=0.5)
+        await t.clock.advance(16.0)  # the client sends nothing while the agent thinks
+        assert t.of_type("Error") == [] and t.transport.closed is None
+        assert t.of_type("AgentAudioDone")
+        await t.clock.advance(10.1)  # once the reply is over, silence counts again
+        assert t.of_type("Error")[-1]["code"] == "CLIENT_MESSAGE_TIMEOUT"
+
+
 async def test_keepalive_and_audio_keep_the_session_open() -> None:
     async with Timeline() as t:
         await t.configure()

@@ -160,7 +160,9 @@ class Session:
             clock=self._clock,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._idle = IdleWatchdog(self._clock, config.idle_timeout_s, self._on_idle)
+        self._idle = IdleWatchdog(
+            self._clock, config.idle_timeout_s, self._on_idle, busy=lambda: self._reply is not None
+        )
         self._early_audio = EarlyAudio(config.pre_settings_audio_bytes)
         self._early_overflowed = False
         #: Set by the settings.

@@ -54,7 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     converse.add_argument("--out", type=Path, help="write the agent's audio to this WAV file")
     converse.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     converse.add_argument("--speed", type=float, default=1.0, help="stream X times faster than real time")
-    converse.add_argument("--settings", type=Path, help="SettingsConfiguration JSON to start from")
+    converse.add_argument(
+        "--settings", type=Path, help="SettingsConfiguration JSON to start from (translated for --dialect v1)"
+    )
+    converse.add_argument(
+        "--dialect",
+        choices=("early-access", "v1"),
+        default="early-access",
+        help="the client's protocol: early access at /agent (deepgram-sdk 3.x) or v1 at /v1/agent/converse",
+    )
     converse.add_argument("--config", type=Path, help="server configuration for the in-process server")
     converse.add_argument(
         "--functions",
@@ -138,6 +146,7 @@ def cmd_converse(args: argparse.Namespace) -> int:
                 config_path=args.config,
                 api_key=args.api_key,
                 functions_path=args.functions,
+                dialect=args.dialect,
             )
         )
     except (OSError, ValueError, ImportError) as exc:

@@ -178,12 +178,15 @@ async def converse(
     settings: dict[str, Any] | None = None,
     api_key: str = "",
     functions: Mapping[str, Any] | None = None,
+    dialect: str = "early-access",
     reply_timeout: float = 30.0,
     settle_seconds: float = 1.0,
 ) -> Conversation:
     """Stream `audio_path` to the agent at `url` and wait for its reply.
 
     `functions` maps client-side function names to canned results (text as is, anything else as JSON).
+    `dialect` is the client's protocol: "early-access" (`/agent`) or "v1" (`/v1/agent/converse`); the
+    settings are given in the early-access shape either way and translated for v1.
     """
     wav = read_wav(audio_path)
     if wav.channels != 1:
@@ -191,7 +194,7 @@ async def converse(
     samples_per_frame = max(1, int(wav.sample_rate * FRAME_SECONDS))
     bytes_per_frame = samples_per_frame * bytes_per_sample(wav.encoding)
     silence = encode(np.zeros(samples_per_frame, np.int16), wav.encoding)
-    client = AsyncAgentWebSocketClient(ClientOptions(api_key=api_key, url=url))
+    client = AsyncAgentWebSocketClient(ClientOptions(api_key=api_key, url=url, options={"dialect": dialect}))
     recorder = _Recorder(time.monotonic(), functions)
     recorder.attach(client)
     if not await client.start(settings_for(wav.encoding, wav.sample_rate, settings)):
@@ -288,6 +291,7 @@ async def run(
     config_path: Path | None = None,
     api_key: str = "",
     functions_path: Path | None = None,
+    dialect: str = "early-access",
 ) -> Conversation:
     """Run one conversation, starting the server in-process when no `url` is given."""
     settings = json.loads(await asyncio.to_thread(settings_path.read_text)) if settings_path else None
@@ -298,7 +302,13 @@ async def run(
             api_key = api_key or next(iter(server_keys), "")
         agent_url = local_url if url is None else url
         conversation = await converse(
-            audio_path, agent_url, speed=speed, settings=settings, api_key=api_key, functions=functions
+            audio_path,
+            agent_url,
+            speed=speed,
+            settings=settings,
+            api_key=api_key,
+            functions=functions,
+            dialect=dialect,
         )
     if out is not None:
         write_wav(out, bytes(conversation.agent_audio), OUTPUT_RATE)

@@ -41,11 +41,13 @@ def test_demo_sample_is_the_test_recording() -> None:
     assert TESTING.read_bytes() == (TEST_AUDIO / "testing-8k-mulaw.wav").read_bytes()
 
 
+@pytest.mark.parametrize("dialect", ["early-access", "v1"])
 async def test_converse_json_on_real_speech(
-    agent_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    agent_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], dialect: str
 ) -> None:
     out = tmp_path / "reply.wav"
     argv = ["converse", str(TESTING), "--url", agent_url, "--json", "--speed", "2", "--out", str(out)]
+    argv += ["--dialect", dialect]
     # The command runs its own event loop; run it in a thread so this test's loop keeps serving.
     code = await asyncio.to_thread(cli.main, argv)
     result = json.loads(capsys.readouterr().out)
@@ -64,6 +66,8 @@ async def test_converse_json_on_real_speech(
         < types.index("AgentStartedSpeaking")
         < types.index("AgentAudioDone")
     )
+    # v1's Welcome has a request_id, which the client hands on as the 3.11 Welcome's session_id.
+    assert "Welcome" in types and ("Unhandled" in types) == (dialect == "v1")  # v1 History messages
     reply = read_wav(out)
     assert reply.sample_rate == 16000 and abs(reply.duration - result["agent_audio_seconds"]) < 0.01
 

@@ -65,8 +65,8 @@ class ServerProcess:
         return self.process.pid
 
     def turn_metrics(self) -> list[dict[str, Any]]:
-        """The server's own timestamps of recent turns (GET /metrics)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
+        """The server's own timestamps of recent turns (GET /metrics.json)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics.json", timeout=10) as response:
             turns: list[dict[str, Any]] = json.load(response)["turns"]
         return turns
 

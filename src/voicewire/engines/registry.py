@@ -13,12 +13,13 @@ Importing this module is cheap: the model libraries load only in `EngineRegistry
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, get_args
+from typing import Any, Generic, Literal, Protocol, TypeVar, get_args
 
 import numpy as np
 
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 VadName = Literal["silero", "webrtc"]
 SttName = Literal["tiny.en", "base"]
 TtsName = Literal["piper", "espeak"]
+#: What a provider serves: "openai" is a chat endpoint (the LLM); the others are speech APIs.
+ProviderKind = Literal["openai", "openai_stt", "openai_tts", "deepgram_stt", "deepgram_tts"]
 
 #: Listen model names that ask for a particular local recogniser; every other name gets the default.
 _STT_ALIASES: Mapping[str, SttName] = {
@@ -77,13 +80,28 @@ def _check_keys(where: str, data: Mapping[str, Any], config: type[Any]) -> None:
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """One OpenAI-compatible endpoint. The key comes from `api_key` or from the variable `api_key_env`."""
+    """One remote endpoint. The key comes from `api_key` or from the variable `api_key_env`.
+
+    `kind` says which API it speaks. Speech providers are chosen by a client's listen/speak model: by the
+    provider's own name, or by any of the shell patterns in `models` (e.g. "nova-*", "aura-2-*"). With
+    `fallback`, a failed remote call is served by the default local engine instead.
+    """
 
     base_url: str
+    kind: ProviderKind = "openai"
     model: str | None = None
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    models: tuple[str, ...] = ()
+    #: OpenAI speech voices this endpoint has; the first is the default.
+    voices: tuple[str, ...] = ()
+    #: "json" or "text" for openai_stt, "pcm" or "wav" for openai_tts.
+    response_format: str | None = None
+    #: The rate of the audio a TTS provider sends (OpenAI's pcm is always 24 kHz).
+    sample_rate: int = 24000
+    language: str | None = None
+    fallback: bool = True
 
     def resolve_api_key(self, environ: Mapping[str, str]) -> str | None:
         if self.api_key:
@@ -95,7 +113,21 @@ class ProviderConfig:
         _check_keys(f"engines.providers.{name}", data, cls)
         if not isinstance(data.get("base_url"), str) or not data["base_url"]:
             raise ValueError(f"engines.providers.{name}.base_url must be a URL")
-        return cls(**data)
+        values = dict(data)
+        _check(f"providers.{name}.kind", values.get("kind", "openai"), get_args(ProviderKind))
+        formats = _RESPONSE_FORMATS.get(values.get("kind", "openai"), ())
+        if values.get("response_format") is not None:
+            _check(f"providers.{name}.response_format", values["response_format"], formats)
+        for key in ("models", "voices"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+_RESPONSE_FORMATS: Mapping[str, tuple[str, ...]] = {
+    "openai_stt": ("json", "text"),
+    "openai_tts": ("pcm", "wav"),
+}
 
 
 @dataclass(frozen=True)
@@ -171,6 +203,28 @@ def _providers_from_environment(environ: Mapping[str, str]) -> dict[str, Provide
     return providers
 
 
+EngineT = TypeVar("EngineT")
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RemoteRoute(Generic[EngineT]):
+    """A remote speech engine and the client model names that select it."""
+
+    name: str
+    engine: EngineT
+    patterns: tuple[str, ...]
+    client: _Closable
+
+    def serves(self, model: str | None, provider: str | None) -> bool:
+        if provider == self.name or model == self.name:
+            return True
+        return model is not None and any(fnmatch.fnmatchcase(model, pattern) for pattern in self.patterns)
+
+
 @dataclass(frozen=True)
 class VoiceChoice:
     """The engine that speaks for a session, and the voice to ask it for (None: its default)."""
@@ -198,8 +252,12 @@ class EngineRegistry:
         extra_tts: Sequence[TextToSpeech] = (),
         providers: Mapping[str, LanguageModel] | None = None,
         voice_map: Mapping[str, str] | None = None,
+        remote_stt: Sequence[RemoteRoute[SpeechToText]] = (),
+        remote_tts: Sequence[RemoteRoute[TextToSpeech]] = (),
     ) -> None:
         self._vad_factory = vad_factory
+        self._remote_stt = tuple(remote_stt)
+        self._remote_tts = tuple(remote_tts)
         self._stt = stt
         self._named_stt = dict(named_stt or {})
         self._llm = llm
@@ -236,6 +294,13 @@ class EngineRegistry:
             temperature=config.llm.temperature,
             seed=config.llm.seed,
         )
+        remote_stt, remote_tts = _load_remote_speech(
+            config.providers,
+            os.environ,
+            local_stt=recognisers[config.stt],
+            local_tts=voices[config.tts],
+            local_voice=config.default_voice,
+        )
         registry = cls(
             vad_factory=_vad_factory(config.vad),
             stt=recognisers[config.stt],
@@ -246,6 +311,8 @@ class EngineRegistry:
             extra_tts=[engine for name, engine in voices.items() if name != config.tts],
             providers=_load_providers(config.providers, os.environ),
             voice_map=config.voices,
+            remote_stt=remote_stt,
+            remote_tts=remote_tts,
         )
         logger.info("engines loaded in %.2f s", time.perf_counter() - started)
         return registry
@@ -280,12 +347,18 @@ class EngineRegistry:
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
+        for client in (*(r.client for r in self._remote_stt), *(r.client for r in self._remote_tts)):
+            await client.aclose()
 
     def new_vad(self) -> VoiceActivityDetector:
         return self._vad_factory()
 
-    def stt_for(self, model: str | None) -> SpeechToText:
-        """Deepgram listen models ("nova-3", ...) get the default recogniser; Whisper names pick one."""
+    def stt_for(self, model: str | None, *, provider: str | None = None) -> SpeechToText:
+        """A remote recogniser that `model` or `provider` names, else: Deepgram listen models ("nova-3",
+        ...) get the default recogniser and Whisper names pick one."""
+        for route in self._remote_stt:
+            if route.serves(model, provider):
+                return route.engine
         wanted = _STT_ALIASES.get((model or "").lower())
         if wanted is not None and wanted in self._named_stt:
             return self._named_stt[wanted]
@@ -308,10 +381,18 @@ class EngineRegistry:
             )
         return self._llm
 
-    def voice_for(self, speak_model: str | None) -> VoiceChoice:
-        """Map a speak model onto an engine and voice; raises `UnknownModelError` for unknown names."""
+    def voice_for(self, speak_model: str | None, *, provider: str | None = None) -> VoiceChoice:
+        """Map a speak model onto an engine and voice; raises `UnknownModelError` for unknown names.
+
+        A remote TTS provider named by `provider` or `speak_model` speaks in its default voice; one whose
+        `models` patterns match is asked for `speak_model` itself (e.g. an Aura voice on Deepgram).
+        """
         if speak_model in self._voice_map:
             speak_model = self._voice_map[speak_model]
+        for route in self._remote_tts:
+            if route.serves(speak_model, provider):
+                named = speak_model in (None, route.name) or provider == route.name
+                return VoiceChoice(route.engine, None if named else speak_model)
         if speak_model is None or speak_model.startswith("aura-"):
             return VoiceChoice(self._tts, self._default_voice)
         engine = self._engine_with_voice(speak_model)
@@ -359,6 +440,8 @@ def _load_providers(
 
     loaded: dict[str, LanguageModel] = {}
     for name, provider in providers.items():
+        if provider.kind != "openai":
+            continue
         loaded[name] = OpenAiCompatibleLlm(
             provider.base_url,
             api_key=provider.resolve_api_key(environ),
@@ -367,3 +450,80 @@ def _load_providers(
         )
         logger.info("LLM provider %r -> %s", name, provider.base_url)
     return loaded
+
+
+def _load_remote_speech(
+    providers: Mapping[str, ProviderConfig],
+    environ: Mapping[str, str],
+    *,
+    local_stt: SpeechToText,
+    local_tts: TextToSpeech,
+    local_voice: str | None,
+) -> tuple[list[RemoteRoute[SpeechToText]], list[RemoteRoute[TextToSpeech]]]:
+    """Build the speech providers, each behind the local default engine when `fallback` is set."""
+    from voicewire.engines.fallback import FallbackStt, FallbackTts
+
+    stt: list[RemoteRoute[SpeechToText]] = []
+    tts: list[RemoteRoute[TextToSpeech]] = []
+    for name, provider in providers.items():
+        if provider.kind.endswith("_stt"):
+            recogniser = _remote_stt(provider, provider.resolve_api_key(environ))
+            serving: SpeechToText = FallbackStt(recogniser, local_stt) if provider.fallback else recogniser
+            stt.append(RemoteRoute(name, serving, provider.models, recogniser))
+        elif provider.kind.endswith("_tts"):
+            voice = _remote_tts(provider, provider.resolve_api_key(environ))
+            speaking: TextToSpeech = (
+                FallbackTts(voice, local_tts, local_voice) if provider.fallback else voice
+            )
+            tts.append(RemoteRoute(name, speaking, provider.models, voice))
+        else:
+            continue
+        logger.info("%s provider %r -> %s", provider.kind, name, provider.base_url)
+    return stt, tts
+
+
+def _remote_stt(provider: ProviderConfig, api_key: str | None) -> Any:
+    if provider.kind == "deepgram_stt":
+        from voicewire.engines.stt_deepgram import DeepgramStt
+
+        return DeepgramStt(
+            provider.base_url,
+            model=provider.model or "nova-3",
+            api_key=api_key,
+            language=provider.language,
+            timeout=provider.timeout,
+        )
+    from voicewire.engines.stt_openai import OpenAiStt
+
+    return OpenAiStt(
+        provider.base_url,
+        model=provider.model or "whisper-1",
+        api_key=api_key,
+        response_format="text" if provider.response_format == "text" else "json",
+        language=provider.language,
+        timeout=provider.timeout,
+    )
+
+
+def _remote_tts(provider: ProviderConfig, api_key: str | None) -> Any:
+    if provider.kind == "deepgram_tts":
+        from voicewire.engines.tts_deepgram import DeepgramTts
+
+        return DeepgramTts(
+            provider.base_url,
+            model=provider.model or "aura-2-thalia-en",
+            api_key=api_key,
+            sample_rate=provider.sample_rate,
+            timeout=provider.timeout,
+        )
+    from voicewire.engines.tts_openai import OpenAiTts
+
+    return OpenAiTts(
+        provider.base_url,
+        model=provider.model or "tts-1",
+        voices=provider.voices or ("alloy",),
+        api_key=api_key,
+        response_format="wav" if provider.response_format == "wav" else "pcm",
+        sample_rate=provider.sample_rate,
+        timeout=provider.timeout,
+    )

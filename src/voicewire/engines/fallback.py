@@ -1,0 +1,84 @@
+"""A remote engine with a local one behind it: when the remote fails, the turn is served locally.
+
+Remote servers go away (a deploy, a network partition, a spent quota); a local model that is already loaded
+can still answer, slower or in another voice, which is better than a silent turn. The wrappers keep the
+session unaware of the arrangement: they satisfy the same Protocols, log the remote failure as a warning,
+and only raise `EngineError` when the local engine fails as well, or when speech already started in the
+remote voice (a sentence spliced from two voices would be worse than the session's error).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Sequence
+
+import numpy as np
+
+from voicewire.audio.resample import StreamResampler
+from voicewire.engines.base import EngineError, FloatAudio, PcmAudio, SpeechToText, TextToSpeech, Transcript
+
+logger = logging.getLogger(__name__)
+
+
+class FallbackStt:
+    """`primary`, or `fallback` for an utterance on which `primary` raised `EngineError`."""
+
+    def __init__(self, primary: SpeechToText, fallback: SpeechToText) -> None:
+        self.primary = primary
+        self.fallback = fallback
+
+    def __repr__(self) -> str:
+        return f"FallbackStt({self.primary!r} -> {self.fallback!r})"
+
+    async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
+        try:
+            return await self.primary.transcribe(audio, keyterms=keyterms)
+        except EngineError as exc:
+            logger.warning("remote STT failed, transcribing locally: %s", exc)
+        return await self.fallback.transcribe(audio, keyterms=keyterms)
+
+
+class FallbackTts:
+    """`primary`'s voices at `primary`'s rate; a sentence it fails before any audio is spoken by `fallback`.
+
+    The fallback's audio is resampled to the primary's rate, because the session sized its encoder for the
+    rate this engine reports before synthesis started.
+    """
+
+    def __init__(
+        self, primary: TextToSpeech, fallback: TextToSpeech, fallback_voice: str | None = None
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.fallback_voice = fallback_voice
+
+    def __repr__(self) -> str:
+        return f"FallbackTts({self.primary!r} -> {self.fallback!r})"
+
+    @property
+    def sample_rate(self) -> int:
+        return self.primary.sample_rate
+
+    def has_voice(self, voice: str) -> bool:
+        return self.primary.has_voice(voice)
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncGenerator[PcmAudio, None]:
+        spoke = False
+        try:
+            async with contextlib.aclosing(self.primary.synthesize(text, voice=voice)) as stream:
+                async for pcm in stream:
+                    spoke = True
+                    yield pcm
+            return
+        except EngineError as exc:
+            if spoke:
+                raise
+            logger.warning("remote TTS failed, speaking locally: %s", exc)
+        resampler = StreamResampler(self.fallback.sample_rate, self.sample_rate, np.int16)
+        async with contextlib.aclosing(self.fallback.synthesize(text, voice=self.fallback_voice)) as stream:
+            async for pcm in stream:
+                yield resampler.process(pcm)
+        tail = resampler.flush()
+        if tail.size:
+            yield tail

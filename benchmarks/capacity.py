@@ -184,7 +184,8 @@ def _cpus(no_pin: bool) -> tuple[int | None, int | None]:
 
 def realtime(args: Any) -> int:
     server_cpu, load_cpu = _cpus(args.no_pin)
-    server = ServerProcess("scripted", server_cpu)
+    options = [*(["--uvloop"] if args.uvloop else []), "--gate-dbfs", args.gate_dbfs]
+    server = ServerProcess("scripted", server_cpu, options)
     try:
         time.sleep(0.5)
         idle_rss = rss_bytes(server.pid)
@@ -325,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per step")
     p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds at the start of each step")
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")
+    p.add_argument("--uvloop", action="store_true", help="run the server on uvloop's event loop")
+    p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
     p.add_argument("--full", action="store_true", help="whole conversations with the default engines instead")
     p.add_argument("--conversations", type=int, nargs="+", default=[1, 2, 3, 4, 6])
     p.add_argument("--turns", type=int, default=3, help="turns per conversation in --full")

@@ -1,4 +1,6 @@
-"""The server under test, in a child process: `python -m benchmarks.server scripted|full`.
+"""The server under test, in a child process: `python -m benchmarks.server scripted|full [OPTIONS]`.
+
+Options: `--uvloop` runs it on uvloop's event loop; `--gate-dbfs X` sets Silero's energy gate (`off`: none).
 
 A separate process keeps the benchmark's own clients and clocks off the server's CPU and GIL. It prints its
 port on stdout and runs until its stdin is closed.
@@ -6,19 +8,21 @@ port on stdout and runs until its stdin is closed.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
-async def serve(mode: str) -> None:
+async def serve(mode: str, gate_dbfs: float | None = -50.0) -> None:
     """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS."""
     from voicewire.engines.registry import EngineRegistry
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
@@ -30,7 +34,7 @@ async def serve(mode: str) -> None:
         await registry.warm_up()
     else:
         registry = EngineRegistry(
-            vad_factory=SileroModel().stream,
+            vad_factory=SileroModel(gate_dbfs=gate_dbfs).stream,
             stt=ScriptedStt(),
             llm=ScriptedLlm(),
             tts=ScriptedTts(voices=None),
@@ -45,8 +49,8 @@ async def serve(mode: str) -> None:
 class ServerProcess:
     """Start the server (optionally pinned to one CPU) and wait until it listens."""
 
-    def __init__(self, mode: str, cpu: int | None = None) -> None:
-        command = [sys.executable, "-m", "benchmarks.server", mode]
+    def __init__(self, mode: str, cpu: int | None = None, options: Sequence[str] = ()) -> None:
+        command = [sys.executable, "-m", "benchmarks.server", mode, *options]
         if cpu is not None:
             command = ["taskset", "-c", str(cpu), *command]
         self.process = subprocess.Popen(
@@ -86,5 +90,20 @@ class ServerProcess:
         self.close()
 
 
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.server")
+    parser.add_argument("mode", choices=("scripted", "full"))
+    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--gate-dbfs", default="-50")
+    args = parser.parse_args(argv)
+    gate = None if args.gate_dbfs == "off" else float(args.gate_dbfs)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(serve(args.mode, gate))
+    else:
+        asyncio.run(serve(args.mode, gate))
+
+
 if __name__ == "__main__":
-    asyncio.run(serve(sys.argv[1]))
+    main(sys.argv[1:])

@@ -48,9 +48,10 @@ def test_flood_peer_serves_the_whole_burst() -> None:
     assert sum(isinstance(m, bytes) for m in received) == 15
 
 
-def test_capacity_benchmark_quick(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [[], ["--uvloop", "--gate-dbfs", "off"]])
+def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "capacity.json"
-    assert bench.run("capacity", ["--quick", "--json", str(out)]) == 0
+    assert bench.run("capacity", ["--quick", "--json", str(out), *options]) == 0
     steps = json.loads(out.read_text())["steps"]
     assert steps and steps[0]["failed_sessions"] == 0
 
@@ -60,3 +61,11 @@ def test_latency_benchmark_quick(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"
     assert bench.run("latency", ["--quick", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["turns"]
+
+
+@pytest.mark.models
+def test_vad_gate_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "vad_gate.json"
+    assert bench.run("vad_gate", ["--quick", "--json", str(out)]) == 0
+    recordings = json.loads(out.read_text())["recordings"]
+    assert recordings and all(r["decisions_differ"] < 0.05 for r in recordings)

@@ -43,7 +43,7 @@ from benchmarks.common import (
     test_utterances,
     write_json,
 )
-from benchmarks.server import ServerProcess
+from benchmarks.server import LlamaServer, ServerProcess
 
 LAG_LIMIT_S: Final = 0.050
 FULL_P50_LIMIT_S: Final = 1.5
@@ -272,12 +272,12 @@ def realtime(args: Any) -> int:
 
 
 async def _conversations(
-    url: str, count: int, turns: int, utterances: list[Utterance]
+    url: str, count: int, turns: int, utterances: list[Utterance], settings: Any = None
 ) -> list[dict[str, float]]:
     from benchmarks.common import Conversation
 
     async def one(k: int) -> list[dict[str, float]]:
-        async with Conversation(url) as conv:
+        async with Conversation(url, settings) as conv:
             out = []
             for t in range(turns):
                 out.append(await conv.turn(utterances[(k + t) % len(utterances)]))
@@ -287,16 +287,27 @@ async def _conversations(
     return [turn for session in done for turn in session]
 
 
+def _remote_llm_settings() -> Any:
+    from voicewire.protocol import SettingsConfigurationOptions
+
+    settings = SettingsConfigurationOptions()
+    settings.agent.think.provider.type = "open_ai"
+    settings.agent.think.model = "smollm2"
+    return settings
+
+
 def full(args: Any) -> int:
-    server = ServerProcess("full", None)
+    llm = LlamaServer() if args.remote_llm else None
+    settings = _remote_llm_settings() if llm else None
+    server = ServerProcess("full", None, ["--llm-url", llm.base_url] if llm else [])
     utterances = test_utterances(espeak=False)
     rows, steps = [], []
     best = 0
     try:
         # One unmeasured conversation warms every engine along the real path.
-        asyncio.run(_conversations(server.url, 1, 1, utterances))
+        asyncio.run(_conversations(server.url, 1, 1, utterances, settings))
         for n in args.conversations:
-            turns = asyncio.run(_conversations(server.url, n, args.turns, utterances))
+            turns = asyncio.run(_conversations(server.url, n, args.turns, utterances, settings))
             latency = summary([t["latency"] for t in turns if t["latency"] == t["latency"]])
             steps.append(
                 {"conversations": n, "latency_s": latency, "server_rss_bytes": rss_bytes(server.pid)}
@@ -308,15 +319,19 @@ def full(args: Any) -> int:
             best = n
     finally:
         server.close()
+        if llm is not None:
+            llm.close()
+    where = "the LLM in a separate llama_cpp.server process" if llm else "the default engines"
     print_table(
-        "Whole conversations with the default engines (both cores, server and callers): end of user speech → "
+        f"Whole conversations with {where} (both cores, server and callers): end of user speech → "
         "first agent audio byte",
         ["conversations", "turns", "p50 ms", "p95 ms", "max ms"],
         rows,
         digits=0,
     )
     print(f"{best} conversations at once keep p50 ≤ {FULL_P50_LIMIT_S:g} s on {os.cpu_count()} cores")
-    write_json(args.json, {"benchmark": "capacity-full", "steps": steps, "conversations_at_limit": best})
+    result = {"benchmark": "capacity-full", "remote_llm": llm is not None, "steps": steps}
+    write_json(args.json, {**result, "conversations_at_limit": best})
     return 0
 
 
@@ -329,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--uvloop", action="store_true", help="run the server on uvloop's event loop")
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
     p.add_argument("--full", action="store_true", help="whole conversations with the default engines instead")
+    p.add_argument(
+        "--remote-llm",
+        action="store_true",
+        help="with --full: SmolLM2 in a llama_cpp.server process of its own",
+    )
     p.add_argument("--conversations", type=int, nargs="+", default=[1, 2, 3, 4, 6])
     p.add_argument("--turns", type=int, default=3, help="turns per conversation in --full")
     args = p.parse_args(argv)

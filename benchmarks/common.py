@@ -477,8 +477,10 @@ class Conversation:
     of the frame that ends at `Utterance.speech_end`.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, settings: Any = None) -> None:
+        """`settings`: the SettingsConfigurationOptions to start with (default: the defaults)."""
         self.url = url
+        self.settings = settings
         self.timing = TurnTiming()
         self._audio_done: Any = None
         self._client: Any = None
@@ -527,7 +529,7 @@ class Conversation:
         client.on(Events.UserStartedSpeaking, on_user)
         client.on(Events.AgentAudioDone, on_done)
         client.on(Events.ConversationText, on_text)
-        if not await client.start(SettingsConfigurationOptions()):
+        if not await client.start(self.settings or SettingsConfigurationOptions()):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
         return self

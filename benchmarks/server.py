@@ -12,8 +12,10 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,15 +24,22 @@ from typing import Any, Final
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
-async def serve(mode: str, gate_dbfs: float | None = -50.0) -> None:
+async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None = None) -> None:
     """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS."""
-    from voicewire.engines.registry import EngineRegistry
+    from voicewire.engines.registry import EngineConfig, EngineRegistry, LocalLlmConfig
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
     from voicewire.engines.vad_silero import SileroModel
     from voicewire.server import AgentServer, load_config
 
     if mode == "full":
-        registry = EngineRegistry.load_default()
+        # With `llm_url`, think.provider.type "open_ai" is SmolLM2 on a llama_cpp.server, asked for replies
+        # like the local model's (the same token cap, temperature and seed).
+        local = LocalLlmConfig()
+        reply = {"max_tokens": local.max_tokens, "temperature": local.temperature, "seed": local.seed}
+        provider = {"base_url": llm_url, "model": "smollm2", "extra_body": reply}
+        registry = EngineRegistry.load_default(
+            EngineConfig.from_mapping({"providers": {"open_ai": provider}} if llm_url else {})
+        )
         await registry.warm_up()
     else:
         registry = EngineRegistry(
@@ -90,19 +99,55 @@ class ServerProcess:
         self.close()
 
 
+class LlamaServer:
+    """SmolLM2 behind llama.cpp's OpenAI-compatible server (`python -m llama_cpp.server`), as a deployment
+    would run the LLM next to, not inside, the session servers."""
+
+    def __init__(self, threads: int = 2) -> None:
+        from voicewire.engines.llm_llamacpp import smollm2_path
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path())]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--model_alias", "smollm2"]
+        command += ["--n_ctx", "2048", "--n_threads", str(threads), "--seed", "1234"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("llama_cpp.server did not start") from None
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.server")
     parser.add_argument("mode", choices=("scripted", "full"))
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--gate-dbfs", default="-50")
+    parser.add_argument("--llm-url", help="full mode: an OpenAI-compatible chat endpoint for open_ai")
     args = parser.parse_args(argv)
     gate = None if args.gate_dbfs == "off" else float(args.gate_dbfs)
     if args.uvloop:
         import uvloop
 
-        uvloop.run(serve(args.mode, gate))
+        uvloop.run(serve(args.mode, gate, args.llm_url))
     else:
-        asyncio.run(serve(args.mode, gate))
+        asyncio.run(serve(args.mode, gate, args.llm_url))
 
 
 if __name__ == "__main__":

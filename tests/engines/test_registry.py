@@ -286,3 +286,16 @@ async def test_listen_and_speak_names_choose_remote_speech_providers_behind_the_
         assert len(stt_routes) == len(tts_routes) == 1
     finally:
         await engines.aclose()
+
+
+async def test_a_chat_provider_sends_its_extra_body_with_every_request() -> None:
+    from voicewire.engines.registry import _load_providers
+
+    config = EngineConfig.from_mapping(
+        {"providers": {"llm": {"base_url": "http://127.0.0.1:9/v1", "extra_body": {"max_tokens": 100}}}}
+    )
+    (llm,) = _load_providers(config.providers, {}).values()
+    assert isinstance(llm, OpenAiCompatibleLlm) and llm._extra_body == {"max_tokens": 100}
+    await llm.aclose()
+    with pytest.raises(ValueError, match="extra_body"):
+        EngineConfig.from_mapping({"providers": {"x": {"base_url": "http://h/v1", "extra_body": 3}}})

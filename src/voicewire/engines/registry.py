@@ -102,6 +102,8 @@ class ProviderConfig:
     sample_rate: int = 24000
     language: str | None = None
     fallback: bool = True
+    #: Extra fields for every chat request (e.g. `max_tokens`, `temperature`) of an "openai" provider.
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve_api_key(self, environ: Mapping[str, str]) -> str | None:
         if self.api_key:
@@ -121,6 +123,8 @@ class ProviderConfig:
         for key in ("models", "voices"):
             if key in values:
                 values[key] = tuple(values[key])
+        if not isinstance(values.get("extra_body", {}), Mapping):
+            raise ValueError(f"engines.providers.{name}.extra_body must be a table")
         return cls(**values)
 
 
@@ -447,6 +451,7 @@ def _load_providers(
             api_key=provider.resolve_api_key(environ),
             model=provider.model,
             timeout=provider.timeout,
+            extra_body=provider.extra_body,
         )
         logger.info("LLM provider %r -> %s", name, provider.base_url)
     return loaded

@@ -115,3 +115,16 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 def test_keys_are_not_in_the_repr() -> None:
     assert "sekrit" not in repr(ServerConfig(api_keys=("sekrit",)))
+
+
+def test_workers_and_drain_are_checked() -> None:
+    config = load_config(environ={"VOICEWIRE_WORKERS": "2", "VOICEWIRE_DRAIN_TIMEOUT_S": "5"})
+    assert (config.workers, config.drain_timeout_s) == (2, 5.0)
+    config.check()
+    for wrong, mentions in (
+        (ServerConfig(workers=0), "workers"),
+        (ServerConfig(workers=2, port=0), "port"),
+        (ServerConfig(drain_timeout_s=-1), "drain_timeout_s"),
+    ):
+        with pytest.raises(ConfigError, match=mentions):
+            wrong.check()

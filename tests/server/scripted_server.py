@@ -38,7 +38,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--drain", type=float, default=10.0)
     args = parser.parse_args()
-    config = fast_config(port=args.port, workers=args.workers, drain_timeout_s=args.drain, max_sessions=64)
+    # Sessions of these tests sit idle between turns for as long as a loaded machine needs for the others.
+    config = fast_config(
+        port=args.port, workers=args.workers, drain_timeout_s=args.drain, max_sessions=64, idle_timeout_s=300
+    )
     if args.workers > 1:
         return run_workers(config, worker)
     worker(config)

@@ -73,7 +73,14 @@ async def test_nova_and_aura_names_reach_the_remote_apis_and_fall_back_when_they
                 assert api.requests[-1].query["model"] == ["aura-2-thalia-en"]
 
                 api.status = 503
-                heard, audio = await turn(ws)
-                assert heard == "heard locally" and audio > 0
+                await speak(ws)
+                messages = await receive_until(ws, "AgentAudioDone")
+                texts = [m for m in messages if isinstance(m, dict) and m["type"] == "ConversationText"]
+                assert texts[0] == {"type": "ConversationText", "role": "user", "content": "heard locally"}
+                warnings = [m for m in messages if isinstance(m, dict) and m["type"] == "Warning"]
+                assert {w["code"] for w in warnings} == {"REMOTE_ENGINE_FALLBACK"}
+                assert len(warnings) >= 2  # the recogniser, then each sentence of the reply
+                assert api.base_url not in str(warnings)  # the endpoint stays in the server's log
+                assert any(isinstance(m, bytes) for m in messages)
         finally:
             await registry.aclose()

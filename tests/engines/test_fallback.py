@@ -5,7 +5,7 @@ import pytest
 
 from tests.engines.speech_api import KEY, SYNTHESISED, TRANSCRIPT, speech_api
 from voicewire.engines.base import EngineError
-from voicewire.engines.fallback import FallbackStt, FallbackTts
+from voicewire.engines.fallback import FallbackStt, FallbackTts, fallback_listener
 from voicewire.engines.scripted import ScriptedStt, ScriptedTts
 from voicewire.engines.stt_openai import OpenAiStt
 from voicewire.engines.tts_openai import OpenAiTts
@@ -14,17 +14,21 @@ UTTERANCE = np.zeros(16000, dtype=np.float32)
 
 
 async def test_stt_uses_the_remote_while_it_answers_and_the_local_engine_when_it_fails() -> None:
+    told: list[str] = []
+    fallback_listener.set(told.append)
     local = ScriptedStt(["local words"])
     with speech_api() as api:
         remote = OpenAiStt(api.base_url, model="whisper-1", api_key=KEY)
         stt = FallbackStt(remote, local)
         try:
             assert (await stt.transcribe(UTTERANCE)).text == TRANSCRIPT
+            assert told == []
             api.status = 503
             assert (await stt.transcribe(UTTERANCE)).text == "local words"
         finally:
             await remote.aclose()
     assert len(api.requests) == 2
+    assert told == ["Remote speech recognition failed; the local recogniser transcribed this turn"]
 
 
 async def test_stt_raises_when_the_local_engine_fails_too() -> None:

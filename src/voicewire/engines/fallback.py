@@ -1,17 +1,22 @@
 """A remote engine with a local one behind it: when the remote fails, the turn is served locally.
 
 Remote servers go away (a deploy, a network partition, a spent quota); a local model that is already loaded
-can still answer, slower or in another voice, which is better than a silent turn. The wrappers keep the
-session unaware of the arrangement: they satisfy the same Protocols, log the remote failure as a warning,
-and only raise `EngineError` when the local engine fails as well, or when speech already started in the
-remote voice (a sentence spliced from two voices would be worse than the session's error).
+can still answer, slower or in another voice, which is better than a silent turn. The wrappers satisfy the
+same Protocols, log the remote failure as a warning, and only raise `EngineError` when the local engine
+fails as well, or when speech already started in the remote voice (a sentence spliced from two voices would
+be worse than the session's error).
+
+The engines are shared by every session, so they tell the session that fell back through a context
+variable the session sets for its own tasks (`fallback_listener`); what it hears names the stage, not the
+endpoint or its error, which stay in the server's log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +24,17 @@ from voicewire.audio.resample import StreamResampler
 from voicewire.engines.base import EngineError, FloatAudio, PcmAudio, SpeechToText, TextToSpeech, Transcript
 
 logger = logging.getLogger(__name__)
+
+#: Called with a description when a remote engine failed and the local one served instead.
+fallback_listener: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "fallback_listener", default=None
+)
+
+
+def _tell_listener(description: str) -> None:
+    listener = fallback_listener.get()
+    if listener is not None:
+        listener(description)
 
 
 class FallbackStt:
@@ -36,6 +52,7 @@ class FallbackStt:
             return await self.primary.transcribe(audio, keyterms=keyterms)
         except EngineError as exc:
             logger.warning("remote STT failed, transcribing locally: %s", exc)
+        _tell_listener("Remote speech recognition failed; the local recogniser transcribed this turn")
         return await self.fallback.transcribe(audio, keyterms=keyterms)
 
 
@@ -75,6 +92,7 @@ class FallbackTts:
             if spoke:
                 raise
             logger.warning("remote TTS failed, speaking locally: %s", exc)
+        _tell_listener("Remote speech synthesis failed; the local voice speaks this sentence")
         resampler = StreamResampler(self.fallback.sample_rate, self.sample_rate, np.int16)
         async with contextlib.aclosing(self.fallback.synthesize(text, voice=self.fallback_voice)) as stream:
             async for pcm in stream:

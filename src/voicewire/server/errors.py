@@ -33,6 +33,8 @@ class ErrorCode(enum.StrEnum):
 class WarningCode(enum.StrEnum):
     #: Audio sent before the settings overflowed the bounded buffer; the oldest was dropped.
     AUDIO_BUFFER_OVERFLOW = "AUDIO_BUFFER_OVERFLOW"
+    #: A remote STT/TTS engine failed and the local engine served instead (not a Deepgram code).
+    REMOTE_ENGINE_FALLBACK = "REMOTE_ENGINE_FALLBACK"
 
 
 def error(code: ErrorCode, description: str) -> ErrorResponse:

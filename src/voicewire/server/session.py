@@ -50,6 +50,7 @@ from voicewire.engines.base import (
     SpeechToText,
     Transcript,
 )
+from voicewire.engines.fallback import fallback_listener
 from voicewire.engines.registry import EngineRegistry, UnknownModelError, VoiceChoice
 from voicewire.protocol import (
     AgentKeepAlive,
@@ -169,6 +170,10 @@ class Session:
     def start(self) -> None:
         """Greet the client and start the writer and the idle watchdog."""
         self._outbox.send(WelcomeResponse(session_id=self.id))
+        # Tasks spawned from here on (turns, replies) tell this session when a remote engine fell back.
+        fallback_listener.set(
+            lambda text: self._outbox.send(warning(WarningCode.REMOTE_ENGINE_FALLBACK, text))
+        )
         self._spawn(self._outbox.run())
         self._spawn(self._watch_idle())
 

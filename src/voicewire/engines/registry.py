@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Generic, Literal, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, get_args
 
 import numpy as np
 
@@ -31,6 +31,12 @@ from voicewire.engines.base import (
     TextToSpeech,
     VoiceActivityDetector,
 )
+
+if TYPE_CHECKING:
+    from voicewire.engines.stt_deepgram import DeepgramStt
+    from voicewire.engines.stt_openai import OpenAiStt
+    from voicewire.engines.tts_deepgram import DeepgramTts
+    from voicewire.engines.tts_openai import OpenAiTts
 
 logger = logging.getLogger(__name__)
 
@@ -487,7 +493,7 @@ def _load_remote_speech(
     return stt, tts
 
 
-def _remote_stt(provider: ProviderConfig, api_key: str | None) -> Any:
+def _remote_stt(provider: ProviderConfig, api_key: str | None) -> DeepgramStt | OpenAiStt:
     if provider.kind == "deepgram_stt":
         from voicewire.engines.stt_deepgram import DeepgramStt
 
@@ -510,7 +516,7 @@ def _remote_stt(provider: ProviderConfig, api_key: str | None) -> Any:
     )
 
 
-def _remote_tts(provider: ProviderConfig, api_key: str | None) -> Any:
+def _remote_tts(provider: ProviderConfig, api_key: str | None) -> DeepgramTts | OpenAiTts:
     if provider.kind == "deepgram_tts":
         from voicewire.engines.tts_deepgram import DeepgramTts
 

@@ -234,6 +234,13 @@ def test_speech_providers_are_read_with_their_kind_and_model_patterns() -> None:
         }
     )
     assert config.providers["deepgram"].models == ("nova-*",)
+    live = EngineConfig.from_mapping(
+        {"providers": {"live": {"kind": "deepgram_live_stt", "base_url": "https://api.deepgram.com/v1"}}}
+    )
+    from voicewire.engines.registry import _remote_stt
+    from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
+
+    assert isinstance(_remote_stt(live.providers["live"], None), DeepgramLiveStt)
     assert config.providers["kokoro"].voices == ("af_bella",)
     with pytest.raises(ValueError, match="kind"):
         EngineConfig.from_mapping({"providers": {"x": {"kind": "whisper", "base_url": "http://h/v1"}}})

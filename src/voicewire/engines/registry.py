@@ -34,6 +34,7 @@ from voicewire.engines.base import (
 
 if TYPE_CHECKING:
     from voicewire.engines.stt_deepgram import DeepgramStt
+    from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
     from voicewire.engines.stt_openai import OpenAiStt
     from voicewire.engines.tts_deepgram import DeepgramTts
     from voicewire.engines.tts_openai import OpenAiTts
@@ -44,7 +45,9 @@ VadName = Literal["silero", "webrtc"]
 SttName = Literal["tiny.en", "base"]
 TtsName = Literal["piper", "espeak"]
 #: What a provider serves: "openai" is a chat endpoint (the LLM); the others are speech APIs.
-ProviderKind = Literal["openai", "openai_stt", "openai_tts", "deepgram_stt", "deepgram_tts"]
+ProviderKind = Literal[
+    "openai", "openai_stt", "openai_tts", "deepgram_stt", "deepgram_live_stt", "deepgram_tts"
+]
 
 #: Listen model names that ask for a particular local recogniser; every other name gets the default.
 _STT_ALIASES: Mapping[str, SttName] = {
@@ -493,7 +496,17 @@ def _load_remote_speech(
     return stt, tts
 
 
-def _remote_stt(provider: ProviderConfig, api_key: str | None) -> DeepgramStt | OpenAiStt:
+def _remote_stt(provider: ProviderConfig, api_key: str | None) -> DeepgramStt | DeepgramLiveStt | OpenAiStt:
+    if provider.kind == "deepgram_live_stt":
+        from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
+
+        return DeepgramLiveStt(
+            provider.base_url,
+            model=provider.model or "nova-3",
+            api_key=api_key,
+            language=provider.language,
+            timeout=provider.timeout,
+        )
     if provider.kind == "deepgram_stt":
         from voicewire.engines.stt_deepgram import DeepgramStt
 

@@ -285,6 +285,7 @@ async def test_listen_and_speak_names_choose_remote_speech_providers_behind_the_
         assert remote_stt.fallback is TINY
         assert engines.stt_for(None, provider="deepgram") is remote_stt
         assert engines.stt_for("base") is BASE
+        assert engines.stt_for(None) is TINY  # "nova-*" does not match settings that name no model
         aura = engines.voice_for("aura-2-orion-en")
         assert isinstance(aura.engine, DeepgramTts) and aura.voice == "aura-2-orion-en"
         assert engines.voice_for("aura", provider=None).voice is None
@@ -306,3 +307,11 @@ async def test_a_chat_provider_sends_its_extra_body_with_every_request() -> None
     await llm.aclose()
     with pytest.raises(ValueError, match="extra_body"):
         EngineConfig.from_mapping({"providers": {"x": {"base_url": "http://h/v1", "extra_body": 3}}})
+
+
+def test_a_star_pattern_also_serves_settings_that_name_no_model() -> None:
+    from voicewire.engines.registry import RemoteRoute
+
+    remote = StandInStt("remote")
+    engines = registry(remote_stt=[RemoteRoute("whisper", remote, ("*",), client=remote)])  # type: ignore[arg-type]
+    assert engines.stt_for(None) is remote and engines.stt_for("nova-3") is remote

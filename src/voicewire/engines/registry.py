@@ -233,9 +233,10 @@ class RemoteRoute(Generic[EngineT]):
     client: _Closable
 
     def serves(self, model: str | None, provider: str | None) -> bool:
+        """By name, or by pattern; settings that name no model match "*" (the operator's default)."""
         if provider == self.name or model == self.name:
             return True
-        return model is not None and any(fnmatch.fnmatchcase(model, pattern) for pattern in self.patterns)
+        return any(fnmatch.fnmatchcase(model or "", pattern) for pattern in self.patterns)
 
 
 @dataclass(frozen=True)

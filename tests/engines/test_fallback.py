@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,21 @@ async def test_tts_does_not_splice_voices_when_the_remote_fails_mid_sentence() -
         finally:
             await remote.aclose()
     assert local.requests == []
+
+
+async def test_a_failed_remote_is_left_alone_for_retry_after_s() -> None:
+    local = ScriptedStt(["local words"])
+    with speech_api() as api:
+        remote = OpenAiStt(api.base_url, model="whisper-1", api_key=KEY)
+        stt = FallbackStt(remote, local, retry_after_s=0.3)
+        try:
+            api.status = 503
+            assert (await stt.transcribe(UTTERANCE)).text == "local words"
+            api.status = 200
+            assert (await stt.transcribe(UTTERANCE)).text == "local words"
+            assert len(api.requests) == 1  # the second utterance did not wait for the remote
+            await asyncio.sleep(0.35)
+            assert (await stt.transcribe(UTTERANCE)).text == TRANSCRIPT
+        finally:
+            await remote.aclose()
+    assert len(api.requests) == 2

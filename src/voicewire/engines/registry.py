@@ -111,6 +111,8 @@ class ProviderConfig:
     sample_rate: int = 24000
     language: str | None = None
     fallback: bool = True
+    #: After a failure, the fallback serves alone for this long before the remote is tried again.
+    retry_after_s: float = 30.0
     #: Extra fields for every chat request (e.g. `max_tokens`, `temperature`) of an "openai" provider.
     extra_body: Mapping[str, Any] = field(default_factory=dict)
 
@@ -483,12 +485,18 @@ def _load_remote_speech(
     for name, provider in providers.items():
         if provider.kind.endswith("_stt"):
             recogniser = _remote_stt(provider, provider.resolve_api_key(environ))
-            serving: SpeechToText = FallbackStt(recogniser, local_stt) if provider.fallback else recogniser
+            serving: SpeechToText = (
+                FallbackStt(recogniser, local_stt, retry_after_s=provider.retry_after_s)
+                if provider.fallback
+                else recogniser
+            )
             stt.append(RemoteRoute(name, serving, provider.models, recogniser))
         elif provider.kind.endswith("_tts"):
             voice = _remote_tts(provider, provider.resolve_api_key(environ))
             speaking: TextToSpeech = (
-                FallbackTts(voice, local_tts, local_voice) if provider.fallback else voice
+                FallbackTts(voice, local_tts, local_voice, retry_after_s=provider.retry_after_s)
+                if provider.fallback
+                else voice
             )
             tts.append(RemoteRoute(name, speaking, provider.models, voice))
         else:

@@ -241,6 +241,13 @@ def test_speech_providers_are_read_with_their_kind_and_model_patterns() -> None:
     from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
 
     assert isinstance(_remote_stt(live.providers["live"], None), DeepgramLiveStt)
+    speak = EngineConfig.from_mapping(
+        {"providers": {"speak": {"kind": "deepgram_live_tts", "base_url": "https://api.deepgram.com/v1"}}}
+    )
+    from voicewire.engines.registry import _remote_tts
+    from voicewire.engines.tts_deepgram_live import DeepgramLiveTts
+
+    assert isinstance(_remote_tts(speak.providers["speak"], None), DeepgramLiveTts)
     assert config.providers["kokoro"].voices == ("af_bella",)
     with pytest.raises(ValueError, match="kind"):
         EngineConfig.from_mapping({"providers": {"x": {"kind": "whisper", "base_url": "http://h/v1"}}})

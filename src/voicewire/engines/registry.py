@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
     from voicewire.engines.stt_openai import OpenAiStt
     from voicewire.engines.tts_deepgram import DeepgramTts
+    from voicewire.engines.tts_deepgram_live import DeepgramLiveTts
     from voicewire.engines.tts_openai import OpenAiTts
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,13 @@ SttName = Literal["tiny.en", "base"]
 TtsName = Literal["piper", "espeak"]
 #: What a provider serves: "openai" is a chat endpoint (the LLM); the others are speech APIs.
 ProviderKind = Literal[
-    "openai", "openai_stt", "openai_tts", "deepgram_stt", "deepgram_live_stt", "deepgram_tts"
+    "openai",
+    "openai_stt",
+    "openai_tts",
+    "deepgram_stt",
+    "deepgram_live_stt",
+    "deepgram_tts",
+    "deepgram_live_tts",
 ]
 
 #: Listen model names that ask for a particular local recogniser; every other name gets the default.
@@ -538,7 +545,17 @@ def _remote_stt(provider: ProviderConfig, api_key: str | None) -> DeepgramStt | 
     )
 
 
-def _remote_tts(provider: ProviderConfig, api_key: str | None) -> DeepgramTts | OpenAiTts:
+def _remote_tts(provider: ProviderConfig, api_key: str | None) -> DeepgramTts | DeepgramLiveTts | OpenAiTts:
+    if provider.kind == "deepgram_live_tts":
+        from voicewire.engines.tts_deepgram_live import DeepgramLiveTts
+
+        return DeepgramLiveTts(
+            provider.base_url,
+            model=provider.model or "aura-2-thalia-en",
+            api_key=api_key,
+            sample_rate=provider.sample_rate,
+            timeout=provider.timeout,
+        )
     if provider.kind == "deepgram_tts":
         from voicewire.engines.tts_deepgram import DeepgramTts
 

@@ -80,10 +80,8 @@ class DeepgramLiveStt:
         except TimeoutError as error:
             raise EngineError(f"{self._what} timed out after {self._timeout:g} s") from error
         except InvalidStatus as error:
-            raise EngineError(
-                f"{self._what} answered HTTP {error.response.status_code}: "
-                f"{error.response.body.decode(errors='replace')[:300] if error.response.body else ''}"
-            ) from error
+            body = error.response.body.decode(errors="replace")[:300] if error.response.body else ""
+            raise EngineError(f"{self._what} answered HTTP {error.response.status_code}: {body}") from error
         except (OSError, WebSocketException) as error:
             raise EngineError(f"{self._what} failed: {type(error).__name__}: {error}") from error
 

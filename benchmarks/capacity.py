@@ -182,21 +182,31 @@ def _cpus(no_pin: bool) -> tuple[int | None, int | None]:
     return allowed[0], allowed[-1]
 
 
+def _server_cpu(server: ServerProcess) -> float:
+    return sum(cpu_seconds(pid) for pid in server.pids())
+
+
+def _server_rss(server: ServerProcess) -> int:
+    return sum(rss_bytes(pid) for pid in server.pids())
+
+
 def realtime(args: Any) -> int:
-    server_cpu, load_cpu = _cpus(args.no_pin)
+    # Several workers need several cores: then nothing is pinned and capacity is per core of server CPU.
+    server_cpu, load_cpu = _cpus(args.no_pin or args.workers > 1)
     options = [*(["--uvloop"] if args.uvloop else []), "--gate-dbfs", args.gate_dbfs]
+    options += ["--workers", str(args.workers)]
     server = ServerProcess("scripted", server_cpu, options)
     try:
         time.sleep(0.5)
-        idle_rss = rss_bytes(server.pid)
+        idle_rss = _server_rss(server)
         rows, steps = [], []
         best: dict[str, Any] | None = None
         for n in args.sessions:
-            cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
+            cpu0, wall0 = _server_cpu(server), time.monotonic()
             report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu)
             wall = time.monotonic() - wall0
-            server_cpu_share = (cpu_seconds(server.pid) - cpu0) / wall
-            rss = rss_bytes(server.pid)
+            server_cpu_share = (_server_cpu(server) - cpu0) / wall
+            rss = _server_rss(server)
             lag = summary(report.lags)
             step = {
                 "sessions": n,
@@ -237,7 +247,8 @@ def realtime(args: Any) -> int:
         server.close()
     pinned = server_cpu is not None
     print_table(
-        f"Real-time sessions into one server process (Silero VAD + turn detection, scripted STT/LLM/TTS), "
+        f"Real-time sessions into {args.workers} server process(es) (Silero VAD + turn detection, scripted "
+        "STT/LLM/TTS), "
         f"{args.seconds:g} s per step after {args.warmup:g} s warm-up; "
         + (f"server on CPU {server_cpu}, generators on CPU {load_cpu}" if pinned else "not pinned"),
         [
@@ -254,7 +265,12 @@ def realtime(args: Any) -> int:
         ],
         rows,
     )
-    result: dict[str, Any] = {"benchmark": "capacity", "pinned": pinned, "steps": steps}
+    result: dict[str, Any] = {
+        "benchmark": "capacity",
+        "pinned": pinned,
+        "workers": args.workers,
+        "steps": steps,
+    }
     if best is not None:
         cores = 1.0 if pinned else max(best["server_cpu_cores"], 1e-9)
         per_core = best["sessions"] / cores
@@ -342,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds at the start of each step")
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")
     p.add_argument("--uvloop", action="store_true", help="run the server on uvloop's event loop")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes on one port (unpinned)")
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
     p.add_argument("--full", action="store_true", help="whole conversations with the default engines instead")
     p.add_argument(

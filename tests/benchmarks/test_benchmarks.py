@@ -48,7 +48,7 @@ def test_flood_peer_serves_the_whole_burst() -> None:
     assert sum(isinstance(m, bytes) for m in received) == 15
 
 
-@pytest.mark.parametrize("options", [[], ["--uvloop", "--gate-dbfs", "off"]])
+@pytest.mark.parametrize("options", [[], ["--uvloop", "--gate-dbfs", "off"], ["--workers", "2"]])
 def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "capacity.json"
     assert bench.run("capacity", ["--quick", "--json", str(out), *options]) == 0

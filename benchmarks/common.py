@@ -479,9 +479,11 @@ class Conversation:
     of the frame that ends at `Utterance.speech_end`.
     """
 
-    def __init__(self, url: str, dialect: str = "early-access") -> None:
+    def __init__(self, url: str, settings: Any = None, dialect: str = "early-access") -> None:
+        """`settings`: the SettingsConfigurationOptions to start with (default: the defaults); `dialect`: the
+        client's protocol, "early-access" (/agent) or "v1" (/v1/agent/converse)."""
         self.url = url
-        #: The client's dialect: "early-access" (/agent) or "v1" (/v1/agent/converse).
+        self.settings = settings
         self.dialect = dialect
         self.timing = TurnTiming()
         self._audio_done: Any = None
@@ -532,7 +534,7 @@ class Conversation:
         client.on(Events.UserStartedSpeaking, on_user)
         client.on(Events.AgentAudioDone, on_done)
         client.on(Events.ConversationText, on_text)
-        if not await client.start(SettingsConfigurationOptions()):
+        if not await client.start(self.settings or SettingsConfigurationOptions()):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
         return self

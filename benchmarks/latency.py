@@ -72,7 +72,7 @@ async def _run(
     records: list[dict[str, Any]] = []
     reactions: list[dict[str, Any]] = []
     url = server.url if dialect == "early-access" else server.url.removesuffix("/agent")
-    async with Conversation(url, dialect) as conv:
+    async with Conversation(url, dialect=dialect) as conv:
         if warm:
             await conv.turn(questions[0])  # not counted: the first turn pays for cold caches
         for i in range(turns):

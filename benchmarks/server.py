@@ -1,4 +1,7 @@
-"""The server under test, in a child process: `python -m benchmarks.server scripted|full`.
+"""The server under test, in a child process: `python -m benchmarks.server scripted|full [OPTIONS]`.
+
+Options: `--uvloop` runs it on uvloop's event loop; `--gate-dbfs X` sets Silero's energy gate (`off`: none);
+`--workers N` (scripted) runs N worker processes on one port, as `voicewire serve --workers N` does.
 
 A separate process keeps the benchmark's own clients and clocks off the server's CPU and GIL. It prints its
 port on stdout and runs until its stdin is closed.
@@ -6,47 +9,123 @@ port on stdout and runs until its stdin is closed.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
+import functools
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
-async def serve(mode: str) -> None:
+async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None = None) -> None:
     """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS."""
+    from voicewire.engines.registry import EngineConfig, EngineRegistry, LocalLlmConfig
+    from voicewire.server import AgentServer
+
+    if mode == "full":
+        # With `llm_url`, think.provider.type "open_ai" is SmolLM2 on a llama_cpp.server, asked for replies
+        # like the local model's (the same token cap, temperature and seed).
+        local = LocalLlmConfig()
+        reply = {"max_tokens": local.max_tokens, "temperature": local.temperature, "seed": local.seed}
+        provider = {"base_url": llm_url, "model": "smollm2", "extra_body": reply}
+        registry = EngineRegistry.load_default(
+            EngineConfig.from_mapping({"providers": {"open_ai": provider}} if llm_url else {})
+        )
+        await registry.warm_up()
+    else:
+        registry = _scripted_registry(gate_dbfs)
+    async with AgentServer(_config(port=0), registry) as server:
+        print(server.port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+def _config(port: int, workers: int = 1) -> Any:
+    """VOICEWIRE_* variables apply, so a configuration can be benchmarked without a config file."""
+    from voicewire.server import load_config
+
+    return dataclasses.replace(
+        load_config(),
+        port=port,
+        workers=workers,
+        max_sessions=100_000,
+        idle_timeout_s=3600.0,
+        drain_timeout_s=0,
+    )
+
+
+def _scripted_registry(gate_dbfs: float | None) -> Any:
     from voicewire.engines.registry import EngineRegistry
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
     from voicewire.engines.vad_silero import SileroModel
-    from voicewire.server import AgentServer, load_config
 
-    if mode == "full":
-        registry = EngineRegistry.load_default()
-        await registry.warm_up()
+    return EngineRegistry(
+        vad_factory=SileroModel(gate_dbfs=gate_dbfs).stream,
+        stt=ScriptedStt(),
+        llm=ScriptedLlm(),
+        tts=ScriptedTts(voices=None),
+    )
+
+
+def _scripted_worker(config: Any, gate_dbfs: float | None, use_uvloop: bool) -> None:
+    from voicewire.server.serving import serve_until_signalled
+
+    async def load() -> Any:
+        return _scripted_registry(gate_dbfs)
+
+    if use_uvloop:
+        import uvloop
+
+        uvloop.run(serve_until_signalled(config, load))
     else:
-        registry = EngineRegistry(
-            vad_factory=SileroModel().stream,
-            stt=ScriptedStt(),
-            llm=ScriptedLlm(),
-            tts=ScriptedTts(voices=None),
-        )
-    # VOICEWIRE_* variables apply, so a configuration can be benchmarked without a config file.
-    config = dataclasses.replace(load_config(), port=0, max_sessions=100_000, idle_timeout_s=3600.0)
-    async with AgentServer(config, registry) as server:
-        print(server.port, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        asyncio.run(serve_until_signalled(config, load))
+
+
+def serve_workers(workers: int, gate_dbfs: float | None, use_uvloop: bool) -> None:
+    """The real multi-process server; its port is printed once it answers (and a second later, so every
+    worker has bound it), and closing stdin stops every worker."""
+    from voicewire.server.serving import run_workers
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def announce() -> None:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)
+        print(port, flush=True)
+
+    def stop_at_end_of_input() -> None:
+        sys.stdin.read()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=announce, daemon=True).start()
+    threading.Thread(target=stop_at_end_of_input, daemon=True).start()
+    worker = functools.partial(_scripted_worker, gate_dbfs=gate_dbfs, use_uvloop=use_uvloop)
+    run_workers(_config(port, workers), worker)
 
 
 class ServerProcess:
     """Start the server (optionally pinned to one CPU) and wait until it listens."""
 
-    def __init__(self, mode: str, cpu: int | None = None) -> None:
-        command = [sys.executable, "-m", "benchmarks.server", mode]
+    def __init__(self, mode: str, cpu: int | None = None, options: Sequence[str] = ()) -> None:
+        command = [sys.executable, "-m", "benchmarks.server", mode, *options]
         if cpu is not None:
             command = ["taskset", "-c", str(cpu), *command]
         self.process = subprocess.Popen(
@@ -63,6 +142,13 @@ class ServerProcess:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def pids(self) -> list[int]:
+        """This process and its children (the workers of `--workers`)."""
+        children: list[int] = []
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            children += [int(pid) for pid in (task / "children").read_text().split()]
+        return [self.pid, *children]
 
     def turn_metrics(self) -> list[dict[str, Any]]:
         """The server's own timestamps of recent turns (GET /metrics.json)."""
@@ -86,5 +172,60 @@ class ServerProcess:
         self.close()
 
 
+class LlamaServer:
+    """SmolLM2 behind llama.cpp's OpenAI-compatible server (`python -m llama_cpp.server`), as a deployment
+    would run the LLM next to, not inside, the session servers."""
+
+    def __init__(self, threads: int = 2) -> None:
+        from voicewire.engines.llm_llamacpp import smollm2_path
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path())]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--model_alias", "smollm2"]
+        command += ["--n_ctx", "2048", "--n_threads", str(threads), "--seed", "1234"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("llama_cpp.server did not start") from None
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.server")
+    parser.add_argument("mode", choices=("scripted", "full"))
+    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--gate-dbfs", default="-50")
+    parser.add_argument("--llm-url", help="full mode: an OpenAI-compatible chat endpoint for open_ai")
+    parser.add_argument("--workers", type=int, default=1, help="scripted mode: worker processes on one port")
+    args = parser.parse_args(argv)
+    gate = None if args.gate_dbfs == "off" else float(args.gate_dbfs)
+    if args.workers > 1:
+        serve_workers(args.workers, gate, args.uvloop)
+        return
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(serve(args.mode, gate, args.llm_url))
+    else:
+        asyncio.run(serve(args.mode, gate, args.llm_url))
+
+
 if __name__ == "__main__":
-    asyncio.run(serve(sys.argv[1]))
+    main(sys.argv[1:])

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server.net import client, receive
-from tests.test_cli import free_port
+from tests.server.net import client, free_port, receive
 from voicewire import cli
 from voicewire.logs import JsonFormatter
 

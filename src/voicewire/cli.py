@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,8 +15,8 @@ from pathlib import Path
 from voicewire.client.compat import API_KEY_ENVS
 from voicewire.engines.registry import EngineConfig, EngineRegistry
 from voicewire.logs import LOG_FORMATS, configure_logging
-from voicewire.server.app import AgentServer
-from voicewire.server.config import ServerConfig, load_config
+from voicewire.server import serving
+from voicewire.server.config import load_config
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="TOML or JSON configuration file")
     serve.add_argument(
         "--log-format", choices=LOG_FORMATS, default="text", help="text (default) or json, one object a line"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes sharing the port, each with its own engines (default 1, or `workers` in the config)",
     )
     serve.add_argument(
         "--insecure",
@@ -115,14 +120,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=config.host if args.host is None else args.host,
             port=config.port if args.port is None else args.port,
             insecure=config.insecure or args.insecure,
+            workers=config.workers if args.workers is None else args.workers,
         )
         config.check()
         engine_config = EngineConfig.from_mapping(config.engines, environ=os.environ)
     except (ValueError, OSError) as exc:  # ConfigError is a ValueError, as are engine config errors
         print(f"voicewire serve: {exc}", file=sys.stderr)
         return 2
+    if config.workers > 1:
+        worker = functools.partial(
+            serving.serve_with_default_engines,
+            engine_config=engine_config,
+            log_level=args.log_level,
+            log_format=args.log_format,
+        )
+        return serving.run_workers(config, worker)
     try:
-        asyncio.run(_serve(config, engine_config))
+        asyncio.run(serving.serve_until_signalled(config, lambda: EngineRegistry.load_warm(engine_config)))
     except (OSError, ImportError) as exc:
         print(f"voicewire serve: {exc}", file=sys.stderr)
         return 1
@@ -185,32 +199,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.__main__ import run
 
     return run(args.name, list(args.options))
-
-
-async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
-    """Listen at once (so /healthz reports loading), load the engines, serve until SIGINT/SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with AgentServer(config) as server:
-        print(f"voicewire: loading engines for {server.url}", file=sys.stderr)
-        loading = asyncio.create_task(EngineRegistry.load_warm(engine_config))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not loading.done():
-            stopping.cancel()
-            loading.cancel()
-            print("voicewire: stopped while loading engines", file=sys.stderr)
-            return
-        registry = loading.result()
-        server.engines = registry
-        print(f"voicewire: ready at {server.url}", file=sys.stderr)
-        try:
-            await stopping
-        finally:
-            await registry.aclose()
-    print("voicewire: stopped", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,9 +48,10 @@ def test_flood_peer_serves_the_whole_burst() -> None:
     assert sum(isinstance(m, bytes) for m in received) == 15
 
 
-def test_capacity_benchmark_quick(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [[], ["--uvloop", "--gate-dbfs", "off"], ["--workers", "2"]])
+def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "capacity.json"
-    assert bench.run("capacity", ["--quick", "--json", str(out)]) == 0
+    assert bench.run("capacity", ["--quick", "--json", str(out), *options]) == 0
     steps = json.loads(out.read_text())["steps"]
     assert steps and steps[0]["failed_sessions"] == 0
 
@@ -73,3 +74,11 @@ def test_turns_benchmark_quick(tmp_path: Path) -> None:
     detectors = json.loads(out.read_text())["detectors"]
     assert detectors[0]["internal_pauses"] > 0
     assert all(d["missed_real_ends"] == 0 for d in detectors)
+
+
+@pytest.mark.models
+def test_vad_gate_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "vad_gate.json"
+    assert bench.run("vad_gate", ["--quick", "--json", str(out)]) == 0
+    recordings = json.loads(out.read_text())["recordings"]
+    assert recordings and all(r["decisions_differ"] < 0.05 for r in recordings)

@@ -305,3 +305,107 @@ def test_a_bigger_local_gguf_is_a_config_key() -> None:
     config = EngineConfig.from_mapping({"llm": {"model_path": "/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"}})
     assert config.llm.model_path == "/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
     assert EngineConfig().llm.model_path is None
+
+
+def test_speech_providers_are_read_with_their_kind_and_model_patterns() -> None:
+    config = EngineConfig.from_mapping(
+        {
+            "providers": {
+                "deepgram": {
+                    "kind": "deepgram_stt",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "serves": ["nova-*"],
+                },
+                "kokoro": {"kind": "openai_tts", "base_url": "http://127.0.0.1:9/v1", "voices": ["af_bella"]},
+            }
+        }
+    )
+    assert config.providers["deepgram"].serves == ("nova-*",)
+    live = EngineConfig.from_mapping(
+        {"providers": {"live": {"kind": "deepgram_live_stt", "base_url": "https://api.deepgram.com/v1"}}}
+    )
+    from voicewire.engines.registry import _remote_stt
+    from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
+
+    assert isinstance(_remote_stt(live.providers["live"], None), DeepgramLiveStt)
+    speak = EngineConfig.from_mapping(
+        {"providers": {"speak": {"kind": "deepgram_live_tts", "base_url": "https://api.deepgram.com/v1"}}}
+    )
+    from voicewire.engines.registry import _remote_tts
+    from voicewire.engines.tts_deepgram_live import DeepgramLiveTts
+
+    assert isinstance(_remote_tts(speak.providers["speak"], None), DeepgramLiveTts)
+    assert config.providers["kokoro"].voices == ("af_bella",)
+    with pytest.raises(ValueError, match="kind"):
+        EngineConfig.from_mapping({"providers": {"x": {"kind": "whisper", "base_url": "http://h/v1"}}})
+    with pytest.raises(ValueError, match="response_format"):
+        EngineConfig.from_mapping(
+            {"providers": {"x": {"kind": "openai_tts", "base_url": "http://h/v1", "response_format": "mp3"}}}
+        )
+
+
+async def test_listen_and_speak_names_choose_remote_speech_providers_behind_the_local_engines() -> None:
+    from voicewire.engines.fallback import FallbackStt, FallbackTts
+    from voicewire.engines.registry import _load_remote_speech
+    from voicewire.engines.stt_deepgram import DeepgramStt
+    from voicewire.engines.tts_deepgram import DeepgramTts
+
+    config = EngineConfig.from_mapping(
+        {
+            "providers": {
+                "deepgram": {
+                    "kind": "deepgram_stt",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "serves": ["nova-*"],
+                },
+                "aura": {
+                    "kind": "deepgram_tts",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "serves": ["aura-2-*"],
+                    "api_key_env": "DG_KEY",
+                    "fallback": False,
+                },
+                "llm": {"base_url": "http://127.0.0.1:9/v1"},
+            }
+        }
+    )
+    stt_routes, tts_routes = _load_remote_speech(
+        config.providers, {"DG_KEY": "k"}, local_stt=TINY, local_tts=PIPER, local_voice="joe"
+    )
+    engines = registry(remote_stt=stt_routes, remote_tts=tts_routes)
+    try:
+        remote_stt = engines.stt_for("nova-3")
+        assert isinstance(remote_stt, FallbackStt) and isinstance(remote_stt.primary, DeepgramStt)
+        assert remote_stt.fallback is TINY
+        assert engines.stt_for(None, provider="deepgram") is remote_stt
+        assert engines.stt_for("base") is BASE
+        assert engines.stt_for(None) is TINY  # "nova-*" does not match settings that name no model
+        aura = engines.voice_for("aura-2-orion-en")
+        assert isinstance(aura.engine, DeepgramTts) and aura.voice == "aura-2-orion-en"
+        assert engines.voice_for("aura", provider=None).voice is None
+        assert engines.voice_for("aura-asteria-en").engine is PIPER
+        assert not isinstance(aura.engine, FallbackTts)
+        assert len(stt_routes) == len(tts_routes) == 1
+    finally:
+        await engines.aclose()
+
+
+async def test_a_chat_provider_sends_its_extra_body_with_every_request() -> None:
+    from voicewire.engines.registry import _load_providers
+
+    config = EngineConfig.from_mapping(
+        {"providers": {"llm": {"base_url": "http://127.0.0.1:9/v1", "extra_body": {"max_tokens": 100}}}}
+    )
+    (llm,) = _load_providers(config.providers, {}).values()
+    assert isinstance(llm, OpenAiCompatibleLlm) and llm._extra_body == {"max_tokens": 100}
+    await llm.aclose()
+    with pytest.raises(ValueError, match="extra_body"):
+        EngineConfig.from_mapping({"providers": {"x": {"base_url": "http://h/v1", "extra_body": 3}}})
+
+
+def test_a_star_pattern_also_serves_settings_that_name_no_model() -> None:
+    from voicewire.engines.registry import RemoteRoute
+
+    remote = StandInStt("remote")
+    engines = registry(remote_stt=[RemoteRoute("whisper", remote, ("*",), client=remote)])  # type: ignore[arg-type]
+    assert engines.stt_for(None) is remote and engines.stt_for("nova-3") is remote

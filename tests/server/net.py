@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ FAST_TURNS = TurnConfig(
     speculative_stt=False,
     barge_in_min_speech_ms=0,
 )
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers in other processes, which cannot take port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def fast_config(**changes: Any) -> ServerConfig:

@@ -200,3 +200,16 @@ def test_bad_twilio_sections_name_the_key(tmp_path: Path, toml: str, message: st
     path.write_text(toml)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path, environ={}).check()
+
+
+def test_workers_and_drain_are_checked() -> None:
+    config = load_config(environ={"VOICEWIRE_WORKERS": "2", "VOICEWIRE_DRAIN_TIMEOUT_S": "5"})
+    assert (config.workers, config.drain_timeout_s) == (2, 5.0)
+    config.check()
+    for wrong, mentions in (
+        (ServerConfig(workers=0), "workers"),
+        (ServerConfig(workers=2, port=0), "port"),
+        (ServerConfig(drain_timeout_s=-1), "drain_timeout_s"),
+    ):
+        with pytest.raises(ConfigError, match=mentions):
+            wrong.check()

@@ -19,12 +19,13 @@ Importing this module is cheap: the model libraries load only in `EngineRegistry
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, Protocol, TypeVar, get_args
 
 import numpy as np
 
@@ -38,11 +39,29 @@ from voicewire.engines.base import (
     VoiceActivityDetector,
 )
 
+if TYPE_CHECKING:
+    from voicewire.engines.stt_deepgram import DeepgramStt
+    from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
+    from voicewire.engines.stt_openai import OpenAiStt
+    from voicewire.engines.tts_deepgram import DeepgramTts
+    from voicewire.engines.tts_deepgram_live import DeepgramLiveTts
+    from voicewire.engines.tts_openai import OpenAiTts
+
 logger = logging.getLogger(__name__)
 
 VadName = Literal["silero", "webrtc"]
 SttName = Literal["tiny.en", "base"]
 TtsName = Literal["piper", "espeak"]
+#: What a provider serves: "openai" is a chat endpoint (the LLM); the others are speech APIs.
+ProviderKind = Literal[
+    "openai",
+    "openai_stt",
+    "openai_tts",
+    "deepgram_stt",
+    "deepgram_live_stt",
+    "deepgram_tts",
+    "deepgram_live_tts",
+]
 
 #: Listen model names that ask for a particular local recogniser; every other name gets the default.
 _STT_ALIASES: Mapping[str, SttName] = {
@@ -99,20 +118,38 @@ def _check_keys(where: str, data: Mapping[str, Any], config: type[Any]) -> None:
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """One OpenAI-compatible endpoint. The key comes from `api_key` or from the variable `api_key_env`.
+    """One remote endpoint. The key comes from `api_key` or from the variable `api_key_env`.
 
-    The endpoint is asked for `model`; a client's `think.model` is used instead only when `models` maps it
-    (client name → endpoint name) or `pass_model` is set. With neither `model` nor `pass_model`, the
-    client's model is the only name there is, and is sent.
+    `kind` says which API it speaks. An LLM endpoint ("openai") is asked for `model`; a client's
+    `think.model` is used instead only when `models` maps it (client name → endpoint name) or `pass_model`
+    is set, and with neither `model` nor `pass_model` the client's model is the only name there is. Speech
+    providers are chosen by a client's listen/speak model: by the provider's own name, or by any of the shell
+    patterns in `serves` (e.g. "nova-*", "aura-2-*"). With `fallback`, a failed remote call is served by the
+    default local engine instead.
     """
 
     base_url: str
+    kind: ProviderKind = "openai"
     model: str | None = None
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     pass_model: bool = False
     models: Mapping[str, str] = field(default_factory=dict)
+    #: Listen/speak model names (shell patterns) that pick this speech provider.
+    serves: tuple[str, ...] = ()
+    #: OpenAI speech voices this endpoint has; the first is the default.
+    voices: tuple[str, ...] = ()
+    #: "json" or "text" for openai_stt, "pcm" or "wav" for openai_tts.
+    response_format: str | None = None
+    #: The rate of the audio a TTS provider sends (OpenAI's pcm is always 24 kHz).
+    sample_rate: int = 24000
+    language: str | None = None
+    fallback: bool = True
+    #: After a failure, the fallback serves alone for this long before the remote is tried again.
+    retry_after_s: float = 30.0
+    #: Extra fields for every chat request (e.g. `max_tokens`, `temperature`) of an "openai" provider.
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
 
     def model_for(self, client_model: str | None) -> str | None:
         """The model name to send the endpoint when a client's settings ask for `client_model`."""
@@ -132,12 +169,29 @@ class ProviderConfig:
         _check_keys(f"engines.providers.{name}", data, cls)
         if not isinstance(data.get("base_url"), str) or not data["base_url"]:
             raise ValueError(f"engines.providers.{name}.base_url must be a URL")
-        models = data.get("models", {})
+        values = dict(data)
+        _check(f"providers.{name}.kind", values.get("kind", "openai"), get_args(ProviderKind))
+        formats = _RESPONSE_FORMATS.get(values.get("kind", "openai"), ())
+        if values.get("response_format") is not None:
+            _check(f"providers.{name}.response_format", values["response_format"], formats)
+        for key in ("serves", "voices"):
+            if key in values:
+                values[key] = tuple(values[key])
+        models = values.get("models", {})
         if not isinstance(models, Mapping) or not all(isinstance(v, str) for v in models.values()):
             raise ValueError(f"engines.providers.{name}.models must map client model names to model names")
-        if not isinstance(data.get("pass_model", False), bool):
+        values["models"] = dict(models)
+        if not isinstance(values.get("pass_model", False), bool):
             raise ValueError(f"engines.providers.{name}.pass_model must be true or false")
-        return cls(**{**data, "models": dict(models)})
+        if not isinstance(values.get("extra_body", {}), Mapping):
+            raise ValueError(f"engines.providers.{name}.extra_body must be a table")
+        return cls(**values)
+
+
+_RESPONSE_FORMATS: Mapping[str, tuple[str, ...]] = {
+    "openai_stt": ("json", "text"),
+    "openai_tts": ("pcm", "wav"),
+}
 
 
 @dataclass(frozen=True)
@@ -217,6 +271,29 @@ def _providers_from_environment(environ: Mapping[str, str]) -> dict[str, Provide
     return providers
 
 
+EngineT = TypeVar("EngineT")
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RemoteRoute(Generic[EngineT]):
+    """A remote speech engine and the client model names that select it."""
+
+    name: str
+    engine: EngineT
+    patterns: tuple[str, ...]
+    client: _Closable
+
+    def serves(self, model: str | None, provider: str | None) -> bool:
+        """By name, or by pattern; settings that name no model match "*" (the operator's default)."""
+        if provider == self.name or model == self.name:
+            return True
+        return any(fnmatch.fnmatchcase(model or "", pattern) for pattern in self.patterns)
+
+
 @dataclass(frozen=True)
 class VoiceChoice:
     """The engine that speaks for a session, and the voice to ask it for (None: its default)."""
@@ -247,12 +324,16 @@ class EngineRegistry:
         strict_providers: bool = False,
         voice_map: Mapping[str, str] | None = None,
         end_of_turn: EndOfTurnModel | None = None,
+        remote_stt: Sequence[RemoteRoute[SpeechToText]] = (),
+        remote_tts: Sequence[RemoteRoute[TextToSpeech]] = (),
     ) -> None:
         """`provider_configs` says which model each provider's endpoint is asked for; a provider without
         one gets the client's model."""
         self._vad_factory = vad_factory
         #: The end-of-turn model every session's turn detector shares (None: silence ends turns).
         self.end_of_turn = end_of_turn
+        self._remote_stt = tuple(remote_stt)
+        self._remote_tts = tuple(remote_tts)
         self._stt = stt
         self._named_stt = dict(named_stt or {})
         self._llm = llm
@@ -291,6 +372,13 @@ class EngineRegistry:
             temperature=config.llm.temperature,
             seed=config.llm.seed,
         )
+        remote_stt, remote_tts = _load_remote_speech(
+            config.providers,
+            os.environ,
+            local_stt=recognisers[config.stt],
+            local_tts=voices[config.tts],
+            local_voice=config.default_voice,
+        )
         registry = cls(
             vad_factory=_vad_factory(config.vad),
             stt=recognisers[config.stt],
@@ -304,6 +392,8 @@ class EngineRegistry:
             strict_providers=config.strict_providers,
             voice_map=config.voices,
             end_of_turn=_load_end_of_turn(),
+            remote_stt=remote_stt,
+            remote_tts=remote_tts,
         )
         logger.info("engines loaded in %.2f s", time.perf_counter() - started)
         return registry
@@ -340,12 +430,18 @@ class EngineRegistry:
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
+        for client in (*(r.client for r in self._remote_stt), *(r.client for r in self._remote_tts)):
+            await client.aclose()
 
     def new_vad(self) -> VoiceActivityDetector:
         return self._vad_factory()
 
-    def stt_for(self, model: str | None) -> SpeechToText:
-        """Deepgram listen models ("nova-3", ...) get the default recogniser; Whisper names pick one."""
+    def stt_for(self, model: str | None, *, provider: str | None = None) -> SpeechToText:
+        """A remote recogniser that `model` or `provider` names, else: Deepgram listen models ("nova-3",
+        ...) get the default recogniser and Whisper names pick one."""
+        for route in self._remote_stt:
+            if route.serves(model, provider):
+                return route.engine
         wanted = _STT_ALIASES.get((model or "").lower())
         if wanted is not None and wanted in self._named_stt:
             return self._named_stt[wanted]
@@ -386,10 +482,18 @@ class EngineRegistry:
         """How the in-process model is named to clients and in logs."""
         return str(getattr(self._llm, "name", type(self._llm).__name__))
 
-    def voice_for(self, speak_model: str | None) -> VoiceChoice:
-        """Map a speak model onto an engine and voice; raises `UnknownModelError` for unknown names."""
+    def voice_for(self, speak_model: str | None, *, provider: str | None = None) -> VoiceChoice:
+        """Map a speak model onto an engine and voice; raises `UnknownModelError` for unknown names.
+
+        A remote TTS provider named by `provider` or `speak_model` speaks in its default voice; one whose
+        `serves` patterns match is asked for `speak_model` itself (e.g. an Aura voice on Deepgram).
+        """
         if speak_model in self._voice_map:
             speak_model = self._voice_map[speak_model]
+        for route in self._remote_tts:
+            if route.serves(speak_model, provider):
+                named = speak_model in (None, route.name) or provider == route.name
+                return VoiceChoice(route.engine, None if named else speak_model)
         if speak_model is None or speak_model.startswith("aura-"):
             return VoiceChoice(self._tts, self._default_voice)
         engine = self._engine_with_voice(speak_model)
@@ -446,11 +550,117 @@ def _load_providers(
 
     loaded: dict[str, LanguageModel] = {}
     for name, provider in providers.items():
+        if provider.kind != "openai":
+            continue
         loaded[name] = OpenAiCompatibleLlm(
             provider.base_url,
             api_key=provider.resolve_api_key(environ),
             model=provider.model,
             timeout=provider.timeout,
+            extra_body=provider.extra_body,
         )
         logger.info("LLM provider %r -> %s", name, provider.base_url)
     return loaded
+
+
+def _load_remote_speech(
+    providers: Mapping[str, ProviderConfig],
+    environ: Mapping[str, str],
+    *,
+    local_stt: SpeechToText,
+    local_tts: TextToSpeech,
+    local_voice: str | None,
+) -> tuple[list[RemoteRoute[SpeechToText]], list[RemoteRoute[TextToSpeech]]]:
+    """Build the speech providers, each behind the local default engine when `fallback` is set."""
+    from voicewire.engines.fallback import FallbackStt, FallbackTts
+
+    stt: list[RemoteRoute[SpeechToText]] = []
+    tts: list[RemoteRoute[TextToSpeech]] = []
+    for name, provider in providers.items():
+        if provider.kind.endswith("_stt"):
+            recogniser = _remote_stt(provider, provider.resolve_api_key(environ))
+            serving: SpeechToText = (
+                FallbackStt(recogniser, local_stt, retry_after_s=provider.retry_after_s)
+                if provider.fallback
+                else recogniser
+            )
+            stt.append(RemoteRoute(name, serving, provider.serves, recogniser))
+        elif provider.kind.endswith("_tts"):
+            voice = _remote_tts(provider, provider.resolve_api_key(environ))
+            speaking: TextToSpeech = (
+                FallbackTts(voice, local_tts, local_voice, retry_after_s=provider.retry_after_s)
+                if provider.fallback
+                else voice
+            )
+            tts.append(RemoteRoute(name, speaking, provider.serves, voice))
+        else:
+            continue
+        logger.info("%s provider %r -> %s", provider.kind, name, provider.base_url)
+    return stt, tts
+
+
+def _remote_stt(provider: ProviderConfig, api_key: str | None) -> DeepgramStt | DeepgramLiveStt | OpenAiStt:
+    if provider.kind == "deepgram_live_stt":
+        from voicewire.engines.stt_deepgram_live import DeepgramLiveStt
+
+        return DeepgramLiveStt(
+            provider.base_url,
+            model=provider.model or "nova-3",
+            api_key=api_key,
+            language=provider.language,
+            timeout=provider.timeout,
+        )
+    if provider.kind == "deepgram_stt":
+        from voicewire.engines.stt_deepgram import DeepgramStt
+
+        return DeepgramStt(
+            provider.base_url,
+            model=provider.model or "nova-3",
+            api_key=api_key,
+            language=provider.language,
+            timeout=provider.timeout,
+        )
+    from voicewire.engines.stt_openai import OpenAiStt
+
+    return OpenAiStt(
+        provider.base_url,
+        model=provider.model or "whisper-1",
+        api_key=api_key,
+        response_format="text" if provider.response_format == "text" else "json",
+        language=provider.language,
+        timeout=provider.timeout,
+    )
+
+
+def _remote_tts(provider: ProviderConfig, api_key: str | None) -> DeepgramTts | DeepgramLiveTts | OpenAiTts:
+    if provider.kind == "deepgram_live_tts":
+        from voicewire.engines.tts_deepgram_live import DeepgramLiveTts
+
+        return DeepgramLiveTts(
+            provider.base_url,
+            model=provider.model or "aura-2-thalia-en",
+            api_key=api_key,
+            sample_rate=provider.sample_rate,
+            timeout=provider.timeout,
+        )
+    if provider.kind == "deepgram_tts":
+        from voicewire.engines.tts_deepgram import DeepgramTts
+
+        return DeepgramTts(
+            provider.base_url,
+            model=provider.model or "aura-2-thalia-en",
+            api_key=api_key,
+            sample_rate=provider.sample_rate,
+            timeout=provider.timeout,
+        )
+    from voicewire.engines.tts_openai import OpenAiTts
+
+    return OpenAiTts(
+        provider.base_url,
+        model=provider.model or "tts-1",
+        voices=provider.voices or ("alloy",),
+        api_key=api_key,
+        response_format="wav" if provider.response_format == "wav" else "pcm",
+        sample_rate=provider.sample_rate,
+        timeout=provider.timeout,
+    )

@@ -44,6 +44,8 @@ class WarningCode(enum.StrEnum):
     AUDIO_BUFFER_OVERFLOW = "AUDIO_BUFFER_OVERFLOW"
     #: Settings asked for an LLM provider the server has not configured; the local model answers instead.
     PROVIDER_FALLBACK = "PROVIDER_FALLBACK"
+    #: A remote STT/TTS engine failed and the local engine served instead (not a Deepgram code).
+    REMOTE_ENGINE_FALLBACK = "REMOTE_ENGINE_FALLBACK"
     #: The settings asked for a language the English engines cannot serve; they answer in English.
     LANGUAGE_NOT_SUPPORTED = "LANGUAGE_NOT_SUPPORTED"
 

@@ -15,6 +15,7 @@ Keys are compared in constant time and never logged.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hmac
 import json
@@ -88,6 +89,7 @@ class AgentServer:
             compression=None,
             server_header="voicewire",
             logger=websockets_logger("server"),
+            reuse_port=self.config.workers > 1,
         )
         logger.info("voicewire agent server listening on %s", self.url)
 
@@ -97,6 +99,24 @@ class AgentServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop accepting connections, let live sessions end by themselves for up to `timeout_s`, then
+        close the rest with 1001 (going away): a rolling restart behind a load balancer loses no session
+        that ends within the deadline."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close(close_connections=False)
+        logger.info("draining %d session(s) for up to %.0f s", len(self.sessions), timeout_s)
+        try:
+            await asyncio.wait_for(server.wait_closed(), timeout_s)
+        except TimeoutError:
+            logger.info("drain deadline passed; closing %d session(s) with 1001", len(self.sessions))
+            await asyncio.gather(
+                *(connection.close(1001, "server shutting down") for connection in server.connections)
+            )
+            await server.wait_closed()
 
     async def __aenter__(self) -> Self:
         await self.start()

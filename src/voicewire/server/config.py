@@ -182,6 +182,10 @@ class ServerConfig:
     max_tool_rounds: int = 4
     #: Turn records kept per session for benchmarks and /metrics.
     metrics_history: int = 100
+    #: Server processes sharing the port (SO_REUSEPORT), each with its own engines (`serve --workers`).
+    workers: int = 1
+    #: On SIGTERM: how long live sessions may go on (no new ones are accepted) before a close with 1001.
+    drain_timeout_s: float = 30.0
     turns: TurnConfig = dataclasses.field(default_factory=TurnConfig)
     #: The `[engines]` table, handed to `EngineConfig.from_mapping`.
     engines: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -201,6 +205,12 @@ class ServerConfig:
         if self.max_sessions < 1:
             raise ConfigError("max_sessions must be at least 1")
         self.twilio.check(self.function_call_allowlist, self.max_instructions_bytes)
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
+        if self.workers > 1 and self.port == 0:
+            raise ConfigError("workers > 1 share one port: give a port other than 0")
+        if self.drain_timeout_s < 0:
+            raise ConfigError("drain_timeout_s must not be negative")
 
 
 def is_loopback(host: str) -> bool:

@@ -53,6 +53,7 @@ from voicewire.engines.base import (
     ToolCall,
     Transcript,
 )
+from voicewire.engines.fallback import fallback_listener
 from voicewire.engines.registry import EngineRegistry, VoiceChoice
 from voicewire.protocol.agent import (
     AgentSettings,
@@ -180,6 +181,10 @@ class Session:
 
     def start(self) -> None:
         """Greet the client and start the writer and the idle watchdog."""
+        # Tasks spawned from here on (turns, replies) tell this session when a remote engine fell back.
+        fallback_listener.set(
+            lambda text: self._outbox.send(Warning(WarningCode.REMOTE_ENGINE_FALLBACK, text))
+        )
         self._outbox.send(Welcome(self.id))
         self._spawn(self._outbox.run())
         self._spawn(self._idle.run())
@@ -632,6 +637,9 @@ class Session:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _remote_engine_fell_back(self, description: str) -> None:
+        self._outbox.send(Warning(WarningCode.REMOTE_ENGINE_FALLBACK, description))
 
     def _on_idle(self) -> None:
         self._error(

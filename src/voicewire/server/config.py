@@ -17,6 +17,7 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from voicewire.protocol.agent import AgentSettings, FunctionSpec, SpeakProvider, ThinkSettings
 from voicewire.server.functions import host_allowed
@@ -160,6 +161,9 @@ class ServerConfig:
     api_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     #: Allow binding a non-loopback address without API keys.
     insecure: bool = False
+    #: Web pages other than the server's own that may connect (`scheme://host[:port]`, or `null`). Browsers
+    #: send their page's Origin; any other origin gets HTTP 403. Programs send none and are not affected.
+    allowed_origins: tuple[str, ...] = ()
     max_sessions: int = 16
     max_text_frame_bytes: int = 256 * 1024
     max_binary_frame_bytes: int = 1024 * 1024
@@ -201,6 +205,8 @@ class ServerConfig:
         if self.max_sessions < 1:
             raise ConfigError("max_sessions must be at least 1")
         self.twilio.check(self.function_call_allowlist, self.max_instructions_bytes)
+        for origin in self.allowed_origins:
+            _check_origin(origin)
 
 
 def is_loopback(host: str) -> bool:
@@ -210,6 +216,30 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def normalise_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash (as configs may write them)."""
+    return origin.strip().lower().rstrip("/")
+
+
+def _check_origin(origin: str) -> None:
+    if normalise_origin(origin) == "null":
+        return
+    problem = f"allowed_origins: {origin!r} is not an origin like https://example.com[:port]"
+    try:
+        parts = urlsplit(normalise_origin(origin))
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ConfigError(problem) from exc
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(problem)
 
 
 def load_config(
@@ -352,4 +382,5 @@ __all__ = [
     "TwilioConfig",
     "is_loopback",
     "load_config",
+    "normalise_origin",
 ]

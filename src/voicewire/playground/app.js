@@ -1,0 +1,410 @@
+// The voicewire playground: microphone → AudioWorklet (16 kHz linear16) → WebSocket → agent audio via Web Audio.
+// Plain browser JavaScript served by the server itself: no build step, nothing from a CDN.
+
+const INPUT_RATE = 16000; // what the worklet sends
+const OUTPUT_RATE = 24000; // what the page asks the agent for (linear16, no container)
+const FRAME_MS = 40; // microphone audio per binary frame
+const START_LEAD_S = 0.08; // head start for the first chunk of a reply, so network jitter does not open gaps
+const SETTINGS_KEY = "voicewire.playground.settings";
+const API_KEY_KEY = "voicewire.playground.api-key"; // sessionStorage: the key is forgotten with the tab
+
+/** The protocol dialect: the path to connect to and the messages whose shape differs between dialects. */
+function earlyAccessDialect() {
+  return {
+    name: "early-access dialect",
+    path: "/agent",
+    defaultVoice: "aura-asteria-en",
+    settings({ prompt, voice, functions }) {
+      const think = { provider: { type: "open_ai" }, model: "gpt-4o-mini", instructions: prompt };
+      if (functions.length) think.functions = functions;
+      return {
+        type: "SettingsConfiguration",
+        audio: {
+          input: { encoding: "linear16", sample_rate: INPUT_RATE },
+          output: { encoding: "linear16", sample_rate: OUTPUT_RATE, container: "none" },
+        },
+        agent: { listen: { model: "nova-3" }, think, speak: { model: voice } },
+      };
+    },
+    functionCalls: (request) => [{ id: request.function_call_id, name: request.function_name, input: request.input }],
+    functionResponse: (call, output) => ({ type: "FunctionCallResponse", function_call_id: call.id, output }),
+  };
+}
+
+const dialect = earlyAccessDialect();
+
+const DEFAULTS = {
+  prompt: "You are a friendly voice assistant. Answer in one short sentence.",
+  voice: dialect.defaultVoice,
+  functions: "[]",
+};
+
+/** Counters and the transcript, for people debugging in the console and for the browser test. */
+const state = (window.voicewire = {
+  status: "ready",
+  transcript: [],
+  latencies: [],
+  sentSamples: 0,
+  scheduledSamples: 0,
+  droppedSamples: 0,
+  flushes: 0,
+});
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"),
+  talk: $("talk"),
+  stop: $("stop"),
+  keyField: $("key-field"),
+  key: $("api-key"),
+  transcript: $("transcript"),
+  prompt: $("prompt"),
+  voice: $("voice"),
+  functions: $("functions"),
+  reset: $("reset"),
+  dialect: $("dialect"),
+};
+
+let session = null;
+
+// ---- settings, remembered in localStorage ----
+
+function loadSettings() {
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}");
+  } catch {
+    saved = {};
+  }
+  const settings = { ...DEFAULTS, ...saved };
+  ui.prompt.value = settings.prompt;
+  ui.voice.value = settings.voice;
+  ui.functions.value = settings.functions;
+}
+
+function saveSettings() {
+  const settings = { prompt: ui.prompt.value, voice: ui.voice.value, functions: ui.functions.value };
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings));
+}
+
+function readSettings() {
+  let functions;
+  try {
+    functions = JSON.parse(ui.functions.value.trim() || "[]");
+  } catch (error) {
+    throw new Error(`the functions box is not valid JSON (${error.message})`);
+  }
+  if (!Array.isArray(functions)) throw new Error("the functions box must hold a JSON array");
+  return { prompt: ui.prompt.value.trim(), voice: ui.voice.value.trim() || dialect.defaultVoice, functions };
+}
+
+// ---- status line and transcript ----
+
+function setStatus(text, kind) {
+  state.status = text;
+  ui.status.textContent = text;
+  ui.status.className = `status ${kind || text.split(":")[0].replace(/\s+/g, "-")}`;
+}
+
+function addLine(role, content) {
+  ui.transcript.querySelector(".empty")?.remove();
+  const line = document.createElement("div");
+  line.className = `line ${role === "user" ? "user" : role === "assistant" ? "agent" : "note"}`;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : role === "assistant" ? "Agent" : role;
+  const text = document.createElement("p");
+  text.textContent = content;
+  line.append(who, text);
+  ui.transcript.append(line);
+  ui.transcript.scrollTop = ui.transcript.scrollHeight;
+  state.transcript.push({ role, content });
+  return line;
+}
+
+function showLatency(seconds) {
+  state.latencies.push(seconds);
+  const agentLines = ui.transcript.querySelectorAll(".line.agent");
+  const line = agentLines[agentLines.length - 1];
+  if (!line || line.querySelector(".latency")) return;
+  const badge = document.createElement("span");
+  badge.className = "latency";
+  badge.title = "end of your speech → first agent audio (total_latency)";
+  badge.textContent = `${Math.round(seconds * 1000)} ms`;
+  line.querySelector(".who").after(badge);
+}
+
+// ---- agent audio: chunks scheduled back to back, dropped at once on barge-in ----
+
+class Player {
+  constructor(context) {
+    this.context = context;
+    this.sources = new Set();
+    this.nextStart = 0;
+    this.leftover = null; // an odd byte split across frames
+    this.replyDone = false;
+    this.onIdle = () => {};
+  }
+
+  get playing() {
+    return this.sources.size > 0;
+  }
+
+  enqueue(data) {
+    let bytes = new Uint8Array(data);
+    if (this.leftover !== null) {
+      const joined = new Uint8Array(bytes.length + 1);
+      joined[0] = this.leftover;
+      joined.set(bytes, 1);
+      bytes = joined;
+      this.leftover = null;
+    }
+    if (bytes.length % 2) {
+      this.leftover = bytes[bytes.length - 1];
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    const count = bytes.length / 2;
+    if (!count) return;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const samples = new Float32Array(count);
+    for (let i = 0; i < count; i++) samples[i] = view.getInt16(2 * i, true) / 32768;
+    const buffer = this.context.createBuffer(1, count, OUTPUT_RATE);
+    buffer.copyToChannel(samples, 0);
+    const source = this.context.createBufferSource();
+    source.buffer = buffer;
+    source.connect(this.context.destination);
+    const now = this.context.currentTime;
+    const start = this.nextStart > now ? this.nextStart : now + START_LEAD_S;
+    source.start(start);
+    this.nextStart = start + buffer.duration;
+    this.sources.add(source);
+    source.onended = () => {
+      this.sources.delete(source);
+      if (!this.sources.size && this.replyDone) this.onIdle();
+    };
+    this.replyDone = false;
+    state.scheduledSamples += count;
+  }
+
+  /** Barge-in: everything queued goes at once. */
+  flush() {
+    if (!this.sources.size) return;
+    const now = this.context.currentTime;
+    const dropped = Math.max(0, this.nextStart - now);
+    for (const source of this.sources) {
+      source.onended = null;
+      source.stop();
+    }
+    this.sources.clear();
+    this.nextStart = 0;
+    this.leftover = null;
+    state.flushes += 1;
+    state.droppedSamples += Math.round(dropped * OUTPUT_RATE);
+  }
+
+  replyFinished() {
+    this.replyDone = true;
+    if (!this.sources.size) this.onIdle();
+  }
+}
+
+// ---- one conversation ----
+
+class Session {
+  constructor(settings, apiKey) {
+    this.settings = settings;
+    this.stopping = false;
+    this.failed = false;
+    this.opened = false;
+    this.ready = false;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const url = `${scheme}//${location.host}${dialect.path}`;
+    this.socket = apiKey ? new WebSocket(url, ["token", apiKey]) : new WebSocket(url);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.onopen = () => this.onOpen();
+    this.socket.onmessage = (event) => this.onMessage(event.data);
+    this.socket.onclose = (event) => this.onClose(event);
+    this.context = new AudioContext({ latencyHint: "interactive" });
+    this.player = new Player(this.context);
+    this.player.onIdle = () => this.ready && setStatus("listening");
+    this.microphone = this.startMicrophone().catch((error) => this.fail(`microphone: ${error.message}`));
+  }
+
+  async startMicrophone() {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+    if (this.stopping) {
+      stream.getTracks().forEach((track) => track.stop());
+      return;
+    }
+    this.stream = stream;
+    await this.context.audioWorklet.addModule("/static/mic-worklet.js");
+    this.source = this.context.createMediaStreamSource(stream);
+    this.worklet = new AudioWorkletNode(this.context, "voicewire-microphone", {
+      numberOfInputs: 1,
+      numberOfOutputs: 0,
+      processorOptions: { targetRate: INPUT_RATE, frameSamples: (INPUT_RATE * FRAME_MS) / 1000 },
+    });
+    this.worklet.port.onmessage = (event) => this.sendAudio(event.data);
+    this.source.connect(this.worklet);
+    await this.context.resume();
+  }
+
+  sendAudio(buffer) {
+    if (!this.ready || this.socket.readyState !== WebSocket.OPEN) return;
+    this.socket.send(buffer);
+    state.sentSamples += buffer.byteLength / 2;
+  }
+
+  onOpen() {
+    this.opened = true;
+    this.socket.send(JSON.stringify(dialect.settings(this.settings)));
+    this.ready = true;
+    setStatus("listening");
+  }
+
+  onMessage(data) {
+    if (typeof data !== "string") {
+      this.player.enqueue(data);
+      return;
+    }
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case "ConversationText":
+        addLine(message.role, message.content);
+        break;
+      case "UserStartedSpeaking":
+        this.player.flush();
+        setStatus("listening");
+        break;
+      case "AgentThinking":
+        setStatus("agent thinking");
+        break;
+      case "AgentStartedSpeaking":
+        if (typeof message.total_latency === "number") showLatency(message.total_latency);
+        setStatus("agent speaking");
+        break;
+      case "AgentAudioDone":
+        this.player.replyFinished();
+        break;
+      case "FunctionCallRequest":
+        for (const call of dialect.functionCalls(message)) this.answerFunctionCall(call);
+        break;
+      case "Error":
+        setStatus(`error: ${message.description || message.message || message.code || "unknown"}`, "error");
+        break;
+    }
+  }
+
+  answerFunctionCall(call) {
+    addLine("function", `${call.name}(${typeof call.input === "string" ? call.input : JSON.stringify(call.input)})`);
+    const output = JSON.stringify({ error: `${call.name} is not available in the playground` });
+    this.socket.send(JSON.stringify(dialect.functionResponse(call, output)));
+  }
+
+  fail(text) {
+    this.failed = true;
+    setStatus(`error: ${text}`, "error");
+    this.close(1000, "client error");
+  }
+
+  stop() {
+    this.close(1000, "stopped");
+  }
+
+  close(code, reason) {
+    this.stopping = true;
+    if (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN) {
+      this.socket.close(code, reason);
+    }
+  }
+
+  onClose(event) {
+    this.ready = false;
+    this.player.flush();
+    this.stream?.getTracks().forEach((track) => track.stop());
+    this.source?.disconnect();
+    this.worklet?.port.close();
+    this.context.close();
+    if (!this.failed) {
+      if (!this.opened) {
+        setStatus("error: could not connect (wrong API key, or the server is busy or down)", "error");
+      } else if (this.stopping || event.code === 1000) {
+        setStatus("closed");
+      } else {
+        setStatus(`error: connection closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`, "error");
+      }
+    }
+    ended(this);
+  }
+}
+
+function ended(finished) {
+  if (session !== finished) return;
+  session = null;
+  ui.talk.disabled = false;
+  ui.stop.disabled = true;
+}
+
+// ---- buttons ----
+
+async function talk() {
+  let settings;
+  try {
+    settings = readSettings();
+  } catch (error) {
+    setStatus(`error: ${error.message}`, "error");
+    return;
+  }
+  const apiKey = ui.keyField.hidden ? "" : ui.key.value.trim();
+  if (!ui.keyField.hidden && !apiKey) {
+    setStatus("error: this server needs an API key", "error");
+    ui.key.focus();
+    return;
+  }
+  if (apiKey) sessionStorage.setItem(API_KEY_KEY, apiKey);
+  ui.talk.disabled = true;
+  ui.stop.disabled = false;
+  setStatus("connecting");
+  try {
+    session = new Session(settings, apiKey);
+  } catch (error) {
+    // e.g. a key with characters a subprotocol cannot carry
+    setStatus(`error: ${error.message}`, "error");
+    ui.talk.disabled = false;
+    ui.stop.disabled = true;
+  }
+}
+
+async function init() {
+  loadSettings();
+  for (const field of [ui.prompt, ui.voice, ui.functions]) field.addEventListener("input", saveSettings);
+  ui.reset.addEventListener("click", () => {
+    localStorage.removeItem(SETTINGS_KEY);
+    loadSettings();
+  });
+  ui.talk.addEventListener("click", talk);
+  ui.keyField.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!session) talk();
+  });
+  ui.stop.addEventListener("click", () => session?.stop());
+  ui.dialect.textContent = `${dialect.name} · ${location.host}${dialect.path}`;
+  try {
+    const info = await (await fetch("/playground.json", { cache: "no-store" })).json();
+    if (info.api_key_required) {
+      ui.keyField.hidden = false;
+      ui.key.value = sessionStorage.getItem(API_KEY_KEY) || "";
+    }
+  } catch {
+    // An older server without the endpoint: no key field, as before.
+  }
+}
+
+init();

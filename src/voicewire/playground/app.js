@@ -8,30 +8,38 @@ const START_LEAD_S = 0.08; // head start for the first chunk of a reply, so netw
 const SETTINGS_KEY = "voicewire.playground.settings";
 const API_KEY_KEY = "voicewire.playground.api-key"; // sessionStorage: the key is forgotten with the tab
 
-/** The protocol dialect: the path to connect to and the messages whose shape differs between dialects. */
-function earlyAccessDialect() {
+/** The protocol dialect: the path to connect to and the messages whose shape differs between dialects.
+ * This is Deepgram's current Voice Agent API ("v1"); the server also speaks the early-access one at /agent. */
+function v1Dialect() {
   return {
-    name: "early-access dialect",
-    path: "/agent",
-    defaultVoice: "aura-asteria-en",
+    name: "Voice Agent v1",
+    path: "/v1/agent/converse",
+    defaultVoice: "aura-2-thalia-en",
     settings({ prompt, voice, functions }) {
-      const think = { provider: { type: "open_ai" }, model: "gpt-4o-mini", instructions: prompt };
+      const think = { provider: { type: "open_ai", model: "gpt-4o-mini" }, prompt };
       if (functions.length) think.functions = functions;
       return {
-        type: "SettingsConfiguration",
+        type: "Settings",
         audio: {
           input: { encoding: "linear16", sample_rate: INPUT_RATE },
           output: { encoding: "linear16", sample_rate: OUTPUT_RATE, container: "none" },
         },
-        agent: { listen: { model: "nova-3" }, think, speak: { model: voice } },
+        agent: {
+          listen: { provider: { type: "deepgram", model: "nova-3" } },
+          think,
+          speak: { provider: { type: "deepgram", model: voice } },
+        },
       };
     },
-    functionCalls: (request) => [{ id: request.function_call_id, name: request.function_name, input: request.input }],
-    functionResponse: (call, output) => ({ type: "FunctionCallResponse", function_call_id: call.id, output }),
+    functionCalls: (request) =>
+      (request.functions || [])
+        .filter((call) => call.client_side !== false)
+        .map((call) => ({ id: call.id, name: call.name, input: call.arguments })),
+    functionResponse: (call, output) => ({ type: "FunctionCallResponse", id: call.id, name: call.name, content: output }),
   };
 }
 
-const dialect = earlyAccessDialect();
+const dialect = v1Dialect();
 
 const DEFAULTS = {
   prompt: "You are a friendly voice assistant. Answer in one short sentence.",
@@ -48,6 +56,7 @@ const state = (window.voicewire = {
   scheduledSamples: 0,
   droppedSamples: 0,
   flushes: 0,
+  closeCode: null,
 });
 
 const $ = (id) => document.getElementById(id);
@@ -213,34 +222,27 @@ class Player {
 class Session {
   constructor(settings, apiKey) {
     this.settings = settings;
+    this.socket = null;
     this.stopping = false;
+    this.finished = false;
     this.failed = false;
-    this.opened = false;
     this.ready = false;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}${dialect.path}`;
-    this.socket = apiKey ? new WebSocket(url, ["token", apiKey]) : new WebSocket(url);
-    this.socket.binaryType = "arraybuffer";
-    this.socket.onopen = () => this.onOpen();
-    this.socket.onmessage = (event) => this.onMessage(event.data);
-    this.socket.onclose = (event) => this.onClose(event);
     this.context = new AudioContext({ latencyHint: "interactive" });
     this.player = new Player(this.context);
     this.player.onIdle = () => this.ready && setStatus("listening");
-    this.microphone = this.startMicrophone().catch((error) => this.fail(`microphone: ${error.message}`));
+    // The microphone first: a person may take a while to allow it, and the server closes idle sessions.
+    // Stopped meanwhile: whatever the browser granted since is released at once.
+    this.startMicrophone()
+      .then(() => (this.finished ? this.release() : this.connect(apiKey)))
+      .catch((error) => (this.finished ? this.release() : this.fail(`microphone: ${error.message}`)));
   }
 
   async startMicrophone() {
-    const stream = await navigator.mediaDevices.getUserMedia({
+    this.stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
-    if (this.stopping) {
-      stream.getTracks().forEach((track) => track.stop());
-      return;
-    }
-    this.stream = stream;
     await this.context.audioWorklet.addModule("/static/mic-worklet.js");
-    this.source = this.context.createMediaStreamSource(stream);
+    this.source = this.context.createMediaStreamSource(this.stream);
     this.worklet = new AudioWorkletNode(this.context, "voicewire-microphone", {
       numberOfInputs: 1,
       numberOfOutputs: 0,
@@ -251,6 +253,22 @@ class Session {
     await this.context.resume();
   }
 
+  connect(apiKey) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const url = `${scheme}//${location.host}${dialect.path}`;
+    try {
+      this.socket = apiKey ? new WebSocket(url, ["token", apiKey]) : new WebSocket(url);
+    } catch (error) {
+      // e.g. a key with characters a subprotocol cannot carry
+      this.fail(error.message);
+      return;
+    }
+    this.socket.binaryType = "arraybuffer";
+    this.socket.onopen = () => this.onOpen();
+    this.socket.onmessage = (event) => this.onMessage(event.data);
+    this.socket.onclose = (event) => this.onClose(event);
+  }
+
   sendAudio(buffer) {
     if (!this.ready || this.socket.readyState !== WebSocket.OPEN) return;
     this.socket.send(buffer);
@@ -258,7 +276,6 @@ class Session {
   }
 
   onOpen() {
-    this.opened = true;
     this.socket.send(JSON.stringify(dialect.settings(this.settings)));
     this.ready = true;
     setStatus("listening");
@@ -311,29 +328,24 @@ class Session {
   fail(text) {
     this.failed = true;
     setStatus(`error: ${text}`, "error");
-    this.close(1000, "client error");
+    this.stop();
   }
 
+  /** Close the socket cleanly (1000); the rest is released when it has closed. */
   stop() {
-    this.close(1000, "stopped");
-  }
-
-  close(code, reason) {
     this.stopping = true;
-    if (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN) {
-      this.socket.close(code, reason);
+    const socket = this.socket;
+    if (socket && (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN)) {
+      socket.close(1000, "stopped");
+    } else if (!socket) {
+      this.finish(); // still waiting for the microphone: nothing was sent
     }
   }
 
   onClose(event) {
-    this.ready = false;
-    this.player.flush();
-    this.stream?.getTracks().forEach((track) => track.stop());
-    this.source?.disconnect();
-    this.worklet?.port.close();
-    this.context.close();
+    state.closeCode = event.code;
     if (!this.failed) {
-      if (!this.opened) {
+      if (!this.ready) {
         setStatus("error: could not connect (wrong API key, or the server is busy or down)", "error");
       } else if (this.stopping || event.code === 1000) {
         setStatus("closed");
@@ -341,15 +353,29 @@ class Session {
         setStatus(`error: connection closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`, "error");
       }
     }
-    ended(this);
+    this.finish();
   }
-}
 
-function ended(finished) {
-  if (session !== finished) return;
-  session = null;
-  ui.talk.disabled = false;
-  ui.stop.disabled = true;
+  finish() {
+    if (this.finished) return;
+    this.finished = true;
+    this.ready = false;
+    this.player.flush();
+    this.release();
+    if (!this.failed && !this.socket) setStatus("closed");
+    if (session === this) {
+      session = null;
+      ui.talk.disabled = false;
+      ui.stop.disabled = true;
+    }
+  }
+
+  release() {
+    this.stream?.getTracks().forEach((track) => track.stop());
+    this.source?.disconnect();
+    this.worklet?.port.close();
+    if (this.context.state !== "closed") this.context.close();
+  }
 }
 
 // ---- buttons ----
@@ -372,14 +398,7 @@ async function talk() {
   ui.talk.disabled = true;
   ui.stop.disabled = false;
   setStatus("connecting");
-  try {
-    session = new Session(settings, apiKey);
-  } catch (error) {
-    // e.g. a key with characters a subprotocol cannot carry
-    setStatus(`error: ${error.message}`, "error");
-    ui.talk.disabled = false;
-    ui.stop.disabled = true;
-  }
+  session = new Session(settings, apiKey);
 }
 
 async function init() {

@@ -71,7 +71,7 @@ def free_port() -> int:
 
 
 async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1001(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def load_default(config: EngineConfig | None = None) -> EngineRegistry:
         return scripted_registry()
@@ -94,6 +94,7 @@ async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     await asyncio.wait_for(serving, 5)
+    assert f"talk to it at http://127.0.0.1:{port}/\n" in capsys.readouterr().err
 
 
 def test_bench_rejects_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ from voicewire.engines.registry import EngineConfig, EngineRegistry
 from voicewire.logs import LOG_FORMATS, configure_logging
 from voicewire.server.app import AgentServer
 from voicewire.server.config import ServerConfig, load_config
+from voicewire.server.static import playground_url
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -206,6 +207,7 @@ async def _serve(config: ServerConfig, engine_config: EngineConfig) -> None:
         registry = loading.result()
         server.engines = registry
         print(f"voicewire: ready at {server.url}", file=sys.stderr)
+        print(f"voicewire: talk to it at {playground_url(config.host, server.port)}", file=sys.stderr)
         try:
             await stopping
         finally:

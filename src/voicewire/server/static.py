@@ -42,6 +42,12 @@ SECURITY_HEADERS = {
 }
 
 
+def playground_url(host: str, port: int) -> str:
+    """Where a person opens the page of a server bound to `host`:`port`."""
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/"
+
+
 def playground_response(path: str, *, api_key_required: bool) -> Response | None:
     """The response for a playground path, or None when `path` is not one (the caller answers 404)."""
     if path == INFO_PATH:

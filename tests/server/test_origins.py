@@ -130,6 +130,17 @@ class TestHost:
             assert response.status_code == 403
             assert "not this loopback server's address" in response.text
 
+    async def test_allowed_hosts_name_a_tunnel_in_front_of_the_server(self) -> None:
+        """A tunnel (e.g. for Twilio) forwards its public name; the page it serves is then its own origin."""
+        async with running(fast_config(allowed_hosts=("voice.example.com",))) as server:
+            with socket_to(server) as sock:
+                url = "ws://voice.example.com/agent"
+                assert (
+                    await status_of_upgrade(server, url, sock=sock, origin="https://voice.example.com") == 101
+                )  # type: ignore[arg-type]
+            with socket_to(server) as sock:
+                assert await status_of_upgrade(server, "ws://other.example.com/agent", sock=sock) == 403
+
     async def test_a_server_on_another_address_does_not_check_host(self) -> None:
         """It is reached under names it cannot know (and needs API keys); the Origin check still applies."""
         config = fast_config(host="0.0.0.0", api_keys=("k" * 16,))
@@ -146,6 +157,12 @@ class TestHost:
 def test_a_malformed_allowed_origin_is_a_config_error(origin: str) -> None:
     with pytest.raises(ConfigError, match="allowed_origins"):
         fast_config(allowed_origins=(origin,)).check()
+
+
+@pytest.mark.parametrize("host", ["https://voice.example.com", "voice.example.com:443", "", "a b"])
+def test_a_malformed_allowed_host_is_a_config_error(host: str) -> None:
+    with pytest.raises(ConfigError, match="allowed_hosts"):
+        fast_config(allowed_hosts=(host,)).check()
 
 
 def test_allowed_origins_from_the_environment() -> None:

@@ -164,6 +164,9 @@ class ServerConfig:
     #: Web pages other than the server's own that may connect (`scheme://host[:port]`, or `null`). Browsers
     #: send their page's Origin; any other origin gets HTTP 403. Programs send none and are not affected.
     allowed_origins: tuple[str, ...] = ()
+    #: Host names besides loopback ones that a server bound to loopback answers to: the public name of a
+    #: tunnel or proxy in front of it (e.g. for Twilio). Any other Host gets HTTP 403 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     max_sessions: int = 16
     max_text_frame_bytes: int = 256 * 1024
     max_binary_frame_bytes: int = 1024 * 1024
@@ -207,6 +210,9 @@ class ServerConfig:
         self.twilio.check(self.function_call_allowlist, self.max_instructions_bytes)
         for origin in self.allowed_origins:
             _check_origin(origin)
+        for host in self.allowed_hosts:
+            if not host or any(c in host for c in ":/@ ") or host != host.strip():
+                raise ConfigError(f"allowed_hosts: {host!r} is not a host name (no scheme, port or path)")
 
 
 def is_loopback(host: str) -> bool:

@@ -7,8 +7,9 @@ talk to the agent). A request without `Origin` comes from a program, not a page,
 
 DNS rebinding defeats the Origin check alone: `evil.example` re-resolved to 127.0.0.1 makes the attacker's
 page same-origin with `http://evil.example:8080`. A server bound to loopback can only be reached under a
-loopback name, so it refuses any `Host` that is not `localhost`, `127.x.x.x` or `[::1]` with its own port. A
-server on another address is reached under names it cannot know, and relies on API keys instead.
+loopback name, so it refuses any `Host` that is not `localhost`, `127.x.x.x` or `[::1]` with its own port,
+unless `allowed_hosts` names it (a tunnel or reverse proxy that forwards its public name). A server on another
+address is reached under names it cannot know, and relies on API keys instead.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ def refusal(headers: Headers, config: ServerConfig, port: int) -> str | None:
         return "more than one Host header"
     host = hosts[0].strip().lower() if hosts else ""
     loopback_server = is_loopback(config.host)
-    if loopback_server and not _is_loopback_authority(host, port):
+    if loopback_server and not (_is_loopback_authority(host, port) or _is_allowed_host(host, config)):
         return (
             f"Host {_quote(host)} is not this loopback server's address "
-            f"(localhost, 127.0.0.1 or [::1] with port {port})"
+            f"(localhost, 127.0.0.1 or [::1] with port {port}, or a name in allowed_hosts)"
         )
     origins = headers.get_all("Origin")
     if not origins:
@@ -63,6 +64,15 @@ def _is_own_origin(origin: str, host: str, port: int, loopback_server: bool) -> 
     if host and parts.netloc == host:
         return True
     return loopback_server and is_loopback(parts.hostname) and origin_port == port
+
+
+def _is_allowed_host(host: str, config: ServerConfig) -> bool:
+    """A name the configuration vouches for (a tunnel or proxy in front of the server), with any port."""
+    try:
+        name = (urlsplit("//" + host).hostname or "").removesuffix(".")
+    except ValueError:
+        return False
+    return "@" not in host and name in {allowed.lower().removesuffix(".") for allowed in config.allowed_hosts}
 
 
 def _is_loopback_authority(host: str, port: int) -> bool:

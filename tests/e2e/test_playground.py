@@ -1,7 +1,7 @@
 """The playground in a real browser: Debian's chromium, driven by Playwright, with a fake microphone.
 
 The conversation test plays real speech to the real server with the real default engines. Chromium loops the
-capture file: the speech comes back about 4 s after it ended, while the agent (asked for long answers) is
+capture file: the speech comes back about 5 s after it ended, while the agent (asked for long answers) is
 still speaking. That second utterance is the barge-in the page must answer by dropping its queued audio.
 """
 
@@ -22,11 +22,12 @@ from tests.wer import wer
 from voicewire.audio import read_wav, resample, write_wav
 from voicewire.engines.llm_llamacpp import LlamaCppLlm
 from voicewire.engines.registry import EngineRegistry
+from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
 from voicewire.engines.stt_whisper import WhisperStt
 from voicewire.engines.tts_piper import PiperTts
 from voicewire.engines.vad_silero import SileroModel
 from voicewire.server.app import AgentServer
-from voicewire.server.config import ServerConfig
+from voicewire.server.config import ServerConfig, TurnConfig
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
@@ -37,7 +38,7 @@ SCREENSHOT_ENV = "VOICEWIRE_PLAYGROUND_SCREENSHOT"
 WAIT_MS = 30_000
 #: Silence added after the recording (whose own pauses make 1.7 s): time for the reply to start before the
 #: speech comes back, also on a loaded machine.
-PAUSE_S = 2.5
+PAUSE_S = 3.5
 #: A long reply keeps the agent speaking when the speech comes back.
 PROMPT = "You are a storyteller. Always answer with a story of at least five sentences."
 
@@ -139,6 +140,38 @@ async def test_a_conversation_in_chromium(playground_url: str, fake_microphone: 
     assert state["flushes"] >= 1 and state["droppedSamples"] > 0
     assert state["latencies"] and all(0 < latency < 10 for latency in state["latencies"])
     assert state["sentSamples"] > 3 * 16_000  # the microphone really streamed, at 16 kHz
+
+
+async def test_playback_is_scheduled_and_flushed_on_barge_in(fake_microphone: Path) -> None:
+    """The same microphone with instant scripted engines: a three-sentence reply of tones (6 s) is still
+    playing when the speech comes back, whatever the machine's load."""
+    reply = "This reply has three sentences. It goes on for a while. The speech comes back before its end."
+    stt = ScriptedStt(["testing one two three"])
+    llm = ScriptedLlm(respond=lambda messages: [reply])
+    registry = scripted_registry(stt=stt, llm=llm, tts=ScriptedTts(seconds_per_char=0.065))
+    # Energy VAD: the pauses between the words must not end the turn.
+    config = fast_config(turns=TurnConfig(end_of_turn_ms=1000, speculative_stt=False))
+    async with (
+        running(config, registry) as server,
+        chromium(f"--use-file-for-fake-audio-capture={fake_microphone}") as browser,
+    ):
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{server.port}/")
+        await page.click("#talk")
+        await wait_until(page, "() => voicewire.status === 'agent speaking'", "the reply")
+        await wait_until(page, "() => voicewire.flushes > 0", "a flush of the playback")
+        state: dict[str, Any] = await page.evaluate("window.voicewire")
+        lines = await page.locator(".line.agent p").all_text_contents()
+        await page.click("#stop")
+        await wait_until(page, "() => voicewire.status === 'closed'", "the socket to close", 5_000)
+    assert state["transcript"][:2] == [
+        {"role": "user", "content": "testing one two three"},
+        {"role": "assistant", "content": reply},  # one line for the reply's sentences
+    ]
+    assert lines[0] == reply
+    assert 0 < state["droppedSamples"] < state["scheduledSamples"]
+    # The first utterance reached the server at 16 kHz and lasted about as long as the speech (3 s).
+    assert 2.0 < len(stt.utterances[0]) / 16_000 < 4.5
 
 
 async def test_with_api_keys_the_page_asks_for_one_and_sends_it_as_a_subprotocol() -> None:

@@ -127,8 +127,16 @@ function addLine(role, content) {
   line.append(who, text);
   ui.transcript.append(line);
   ui.transcript.scrollTop = ui.transcript.scrollHeight;
-  state.transcript.push({ role, content });
+  line.entry = { role, content };
+  state.transcript.push(line.entry);
   return line;
+}
+
+/** The server sends a reply sentence by sentence; one reply is one line. */
+function extendLine(line, content) {
+  line.entry.content += ` ${content}`;
+  line.querySelector("p").textContent = line.entry.content;
+  ui.transcript.scrollTop = ui.transcript.scrollHeight;
 }
 
 function showLatency(seconds) {
@@ -227,6 +235,7 @@ class Session {
     this.finished = false;
     this.failed = false;
     this.ready = false;
+    this.replyLine = null; // the transcript line of the reply being spoken
     this.context = new AudioContext({ latencyHint: "interactive" });
     this.player = new Player(this.context);
     this.player.onIdle = () => this.ready && setStatus("listening");
@@ -294,9 +303,15 @@ class Session {
     }
     switch (message.type) {
       case "ConversationText":
-        addLine(message.role, message.content);
+        if (message.role === "assistant" && this.replyLine) {
+          extendLine(this.replyLine, message.content);
+        } else {
+          const line = addLine(message.role, message.content);
+          this.replyLine = message.role === "assistant" ? line : null;
+        }
         break;
       case "UserStartedSpeaking":
+        this.replyLine = null;
         this.player.flush();
         setStatus("listening");
         break;
@@ -308,6 +323,7 @@ class Session {
         setStatus("agent speaking");
         break;
       case "AgentAudioDone":
+        this.replyLine = null;
         this.player.replyFinished();
         break;
       case "FunctionCallRequest":

@@ -54,7 +54,8 @@ async def chromium(*args: str) -> AsyncIterator[Any]:
     playwright = pytest.importorskip("playwright.async_api")
     if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed (`make browser` installs it)")
-    flags = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", *args]
+    # No GPU process: it costs a third of the browser's CPU, which the models' threads need on 2 cores.
+    flags = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-gpu", *args]
     async with playwright.async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=flags)
         context = await browser.new_context(viewport={"width": 860, "height": 860})
@@ -70,7 +71,7 @@ async def chromium(*args: str) -> AsyncIterator[Any]:
 async def wait_until(page: Any, predicate: str, what: str, timeout_ms: int = WAIT_MS) -> None:
     """Wait for a predicate on the page; on a timeout, fail with the page's counters and transcript."""
     try:
-        await page.wait_for_function(predicate, timeout=timeout_ms)
+        await page.wait_for_function(predicate, timeout=timeout_ms, polling=250)  # not every frame: CPU
     except Exception as exc:
         if type(exc).__name__ != "TimeoutError":
             raise
@@ -92,6 +93,7 @@ async def playground_url(
     whisper_tiny: WhisperStt, smollm2: LlamaCppLlm, piper_joe: PiperTts
 ) -> AsyncIterator[str]:
     registry = EngineRegistry(vad_factory=SileroModel().stream, stt=whisper_tiny, llm=smollm2, tts=piper_joe)
+    await registry.warm_up()  # as `voicewire serve` does before it is ready: the first reply is not cold
     async with AgentServer(ServerConfig(port=0), registry) as server:
         yield f"http://127.0.0.1:{server.port}/"
 
@@ -125,7 +127,9 @@ async def test_a_conversation_in_chromium(playground_url: str, fake_microphone: 
             "the reply to the second utterance",
         )
         await page.click("summary")  # the settings, open in the screenshot
-        await page.screenshot(path=os.environ.get(SCREENSHOT_ENV) or tmp_path / "playground.png")
+        await page.screenshot(
+            path=os.environ.get(SCREENSHOT_ENV) or tmp_path / "playground.png", full_page=True
+        )
         state: dict[str, Any] = await page.evaluate("window.voicewire")
 
         await page.click("#stop")

@@ -32,7 +32,7 @@ official-clients:
 # The playground's browser test drives Debian's chromium through Playwright (whose own browser download cannot
 # work offline). CI runs as root; elsewhere install it once with sudo.
 browser:
-	command -v chromium || (apt-get update && apt-get install -y chromium)
+	command -v chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -1,7 +1,7 @@
 """The playground in a real browser: Debian's chromium, driven by Playwright, with a fake microphone.
 
 The conversation test plays real speech to the real server with the real default engines. Chromium loops the
-capture file: the speech comes back about 5 s after it ended, while the agent (asked for long answers) is
+capture file: the speech comes back about 6.5 s after it ended, while the agent (asked for long answers) is
 still speaking. That second utterance is the barge-in the page must answer by dropping its queued audio.
 """
 
@@ -38,7 +38,7 @@ SCREENSHOT_ENV = "VOICEWIRE_PLAYGROUND_SCREENSHOT"
 WAIT_MS = 30_000
 #: Silence added after the recording (whose own pauses make 1.7 s): time for the reply to start before the
 #: speech comes back, also on a loaded machine.
-PAUSE_S = 3.5
+PAUSE_S = 5.0
 #: A long reply keeps the agent speaking when the speech comes back.
 PROMPT = "You are a storyteller. Always answer with a story of at least five sentences."
 
@@ -147,12 +147,12 @@ async def test_a_conversation_in_chromium(playground_url: str, fake_microphone: 
 
 
 async def test_playback_is_scheduled_and_flushed_on_barge_in(fake_microphone: Path) -> None:
-    """The same microphone with instant scripted engines: a three-sentence reply of tones (6 s) is still
+    """The same microphone with instant scripted engines: a three-sentence reply of tones (9.5 s) is still
     playing when the speech comes back, whatever the machine's load."""
     reply = "This reply has three sentences. It goes on for a while. The speech comes back before its end."
     stt = ScriptedStt(["testing one two three"])
     llm = ScriptedLlm(respond=lambda messages: [reply])
-    registry = scripted_registry(stt=stt, llm=llm, tts=ScriptedTts(seconds_per_char=0.065))
+    registry = scripted_registry(stt=stt, llm=llm, tts=ScriptedTts(seconds_per_char=0.1))
     # Energy VAD: the pauses between the words must not end the turn.
     config = fast_config(turns=TurnConfig(end_of_turn_ms=1000, speculative_stt=False))
     async with (

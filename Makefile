@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install official-clients lint typecheck test demo serve clean
+.PHONY: install official-clients browser lint typecheck test demo serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ install: $(STAMP)
 official-clients:
 	bash tests/e2e/official/install.sh >/dev/null
 
+# The playground's browser test drives Debian's chromium through Playwright (whose own browser download cannot
+# work offline). CI runs as root; elsewhere install it once with sudo.
+browser:
+	command -v chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -38,7 +43,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict src
 
-test: lint typecheck official-clients
+test: lint typecheck official-clients browser
 	$(BIN)/pytest
 
 demo: install

@@ -40,7 +40,7 @@ async def test_healthz_reports_engine_readiness() -> None:
 
 async def test_unknown_paths_are_404() -> None:
     async with running() as server:
-        assert (await http_get(server, "/")).status_code == 404
+        assert (await http_get(server, "/index.html")).status_code == 404
         assert (await http_get(server, "/v1/listen")).status_code == 404
         with pytest.raises(InvalidStatus) as refused:
             async with client(server.url.replace("/agent", "/agents")):

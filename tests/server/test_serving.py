@@ -62,7 +62,9 @@ async def take_turn(ws: ClientConnection) -> str:
             return str(message["content"])
 
 
-async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1001() -> None:
+async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1001(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     async def load() -> EngineRegistry:
         return fast_registry()
 
@@ -76,6 +78,7 @@ async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     await asyncio.wait_for(serving, 5)
+    assert f"talk to it at http://127.0.0.1:{port}/\n" in capsys.readouterr().err
 
 
 async def test_drain_refuses_new_sessions_and_ends_when_the_live_ones_do() -> None:

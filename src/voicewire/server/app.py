@@ -5,7 +5,9 @@ Routes: `/agent` (any query string) upgrades to the early-access agent protocol,
 Streams when `[twilio]` has a token (that path is authenticated by the token inside the stream, since Twilio
 sends no API key); `GET /healthz` answers 200 once engines are loaded (503 before); `GET /metrics` serves
 counters and latency histograms in Prometheus' text format and `GET /metrics.json` recent turn timings (both
-need an API key when keys are configured); anything else is 404.
+need an API key when keys are configured); `/`, `/static/...` and `/playground.json` are the browser
+playground (`server.static`); anything else is 404. Before any route, a request from a foreign web page or,
+on loopback, under a foreign Host name gets 403 (`server.origins`).
 
 Authentication happens before the upgrade, so a wrong key costs the client an HTTP 401 and the server no
 session. A key is accepted from `Authorization: Token <key>` / `Bearer <key>` (what SDKs send) or from the
@@ -39,8 +41,10 @@ from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.connection import Connection
 from voicewire.server.metrics import TurnMetrics
+from voicewire.server.origins import refusal
 from voicewire.server.prometheus import CONTENT_TYPE_LATEST, ServerMetrics
 from voicewire.server.session import Session
+from voicewire.server.static import playground_response
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +154,12 @@ class AgentServer:
         return [*self._finished_turns, *live][-METRICS_LIMIT:]
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if (reason := refusal(request.headers, self.config, self.port)) is not None:
+            logger.info("refused a request from %s: %s", connection.remote_address, reason)
+            return connection.respond(403, reason + "\n")
         path = urlsplit(request.path).path
+        if (page := playground_response(path, api_key_required=bool(self.config.api_keys))) is not None:
+            return page
         if path == "/healthz":
             if self.engines is None:
                 return connection.respond(503, "loading engines\n")

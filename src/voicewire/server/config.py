@@ -17,6 +17,7 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from voicewire.protocol.agent import AgentSettings, FunctionSpec, SpeakProvider, ThinkSettings
 from voicewire.server.functions import host_allowed
@@ -160,6 +161,12 @@ class ServerConfig:
     api_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     #: Allow binding a non-loopback address without API keys.
     insecure: bool = False
+    #: Web pages other than the server's own that may connect (`scheme://host[:port]`, or `null`). Browsers
+    #: send their page's Origin; any other origin gets HTTP 403. Programs send none and are not affected.
+    allowed_origins: tuple[str, ...] = ()
+    #: Host names besides loopback ones that a server bound to loopback answers to: the public name of a
+    #: tunnel or proxy in front of it (e.g. for Twilio). Any other Host gets HTTP 403 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     max_sessions: int = 16
     max_text_frame_bytes: int = 256 * 1024
     max_binary_frame_bytes: int = 1024 * 1024
@@ -211,6 +218,11 @@ class ServerConfig:
             raise ConfigError("workers > 1 share one port: give a port other than 0")
         if self.drain_timeout_s < 0:
             raise ConfigError("drain_timeout_s must not be negative")
+        for origin in self.allowed_origins:
+            _check_origin(origin)
+        for host in self.allowed_hosts:
+            if not host or any(c in host for c in ":/@ ") or host != host.strip():
+                raise ConfigError(f"allowed_hosts: {host!r} is not a host name (no scheme, port or path)")
 
 
 def is_loopback(host: str) -> bool:
@@ -220,6 +232,30 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def normalise_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash (as configs may write them)."""
+    return origin.strip().lower().rstrip("/")
+
+
+def _check_origin(origin: str) -> None:
+    if normalise_origin(origin) == "null":
+        return
+    problem = f"allowed_origins: {origin!r} is not an origin like https://example.com[:port]"
+    try:
+        parts = urlsplit(normalise_origin(origin))
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ConfigError(problem) from exc
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(problem)
 
 
 def load_config(
@@ -362,4 +398,5 @@ __all__ = [
     "TwilioConfig",
     "is_loopback",
     "load_config",
+    "normalise_origin",
 ]

@@ -25,6 +25,7 @@ from voicewire.engines.registry import EngineConfig, EngineRegistry
 from voicewire.logs import LogFormat, configure_logging
 from voicewire.server.app import AgentServer
 from voicewire.server.config import ServerConfig
+from voicewire.server.static import playground_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,12 @@ async def serve_until_signalled(config: ServerConfig, load_engines: EngineLoader
             return
         registry = loading.result()
         server.engines = registry
-        print(f"voicewire: ready at {server.url}", file=sys.stderr, flush=True)
+        print(f"voicewire: ready at {server.url}", file=sys.stderr)
+        print(
+            f"voicewire: talk to it at {playground_url(config.host, server.port)}",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             await stopping
             print(f"voicewire: draining {len(server.sessions)} session(s)", file=sys.stderr, flush=True)

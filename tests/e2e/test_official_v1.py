@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import OFFICIAL
 from tests.wer import wer
-from voicewire.audio import read_wav, resample, write_wav
 from voicewire.engines.llm_llamacpp import LlamaCppLlm
 from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.stt_whisper import WhisperStt
@@ -35,8 +33,6 @@ from voicewire.server.config import ServerConfig
 
 pytestmark = pytest.mark.models
 
-OFFICIAL = Path(__file__).resolve().parent / "official"
-RECORDING = Path(__file__).resolve().parents[1] / "data" / "audio" / "testing-8k-mulaw.wav"
 SPOKEN = "testing 123 testing 123"
 API_KEY = "official-client-key"
 #: What the programs send (tests/e2e/official/conversation.py and js_client.mjs).
@@ -55,31 +51,6 @@ STEPS = (
     "UpdateSpeak",
     "KeepAlive",
 )
-
-
-@pytest.fixture(scope="session")
-def official_sdks() -> dict[str, str]:
-    """Where install.sh put each SDK (`py4`, `py7`: a Python; `js`: an npm prefix, absent without npm)."""
-    result = subprocess.run(
-        ["bash", str(OFFICIAL / "install.sh")],
-        env={**os.environ, "VOICEWIRE_INSTALL_NODE": "0"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"installing the official SDKs failed:\n{result.stderr[-4000:]}")
-    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-
-
-@pytest.fixture(scope="session")
-def speech_16k(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The recording as the clients' Settings declare their input: linear16 at 16 kHz."""
-    recording = read_wav(RECORDING)
-    path = tmp_path_factory.mktemp("official") / "testing-16k-linear16.wav"
-    write_wav(path, resample(recording.pcm16(), recording.sample_rate, 16000), 16000)
-    return path
 
 
 @pytest.fixture

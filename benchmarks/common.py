@@ -434,21 +434,24 @@ async def _espeak(text: str) -> Pcm:
     return resample(pcm, tts.sample_rate, RATE)
 
 
+def espeak_utterance(name: str, text: str) -> Utterance:
+    """`text` spoken by eSpeak NG (not the agent's Piper voice), with 200 ms of silence on either side."""
+    import asyncio
+
+    quiet = np.zeros(RATE // 5, dtype=np.int16)
+    return _utterance(name, np.concatenate([quiet, asyncio.run(_espeak(text)), quiet]))
+
+
 def test_utterances(espeak: bool = True) -> list[Utterance]:
     """Real speech: the preamble cut at its pauses, "testing 123", and questions in eSpeak NG's voice.
 
     eSpeak is a different synthesiser from the agent's Piper voice, so the agent does not hear itself.
     """
-    import asyncio
-
     preamble = cut_phrases(load_speech(PREAMBLE))
     found = [_utterance(f"preamble {i + 1}", pcm) for i, pcm in enumerate(preamble)]
     found.append(_utterance("testing 123", load_speech(TESTING)))
     if espeak:
-        for i, question in enumerate(QUESTIONS):
-            pcm = asyncio.run(_espeak(question))
-            quiet = np.zeros(RATE // 5, dtype=np.int16)
-            found.append(_utterance(f"espeak q{i + 1}", np.concatenate([quiet, pcm, quiet])))
+        found.extend(espeak_utterance(f"espeak q{i + 1}", question) for i, question in enumerate(QUESTIONS))
     return found
 
 
@@ -477,8 +480,10 @@ class Conversation:
     of the frame that ends at `Utterance.speech_end`.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, settings: Any = None) -> None:
         self.url = url
+        #: The SettingsConfiguration to start with (default: the SDK's defaults).
+        self.settings = settings
         self.timing = TurnTiming()
         self._audio_done: Any = None
         self._client: Any = None
@@ -527,7 +532,7 @@ class Conversation:
         client.on(Events.UserStartedSpeaking, on_user)
         client.on(Events.AgentAudioDone, on_done)
         client.on(Events.ConversationText, on_text)
-        if not await client.start(SettingsConfigurationOptions()):
+        if not await client.start(self.settings or SettingsConfigurationOptions()):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
         return self

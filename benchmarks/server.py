@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -45,12 +46,18 @@ async def serve(mode: str) -> None:
 class ServerProcess:
     """Start the server (optionally pinned to one CPU) and wait until it listens."""
 
-    def __init__(self, mode: str, cpu: int | None = None) -> None:
+    def __init__(self, mode: str, cpu: int | None = None, env: dict[str, str] | None = None) -> None:
+        """`env`: variables added to this process's environment for the server (e.g. `VOICEWIRE_*`)."""
         command = [sys.executable, "-m", "benchmarks.server", mode]
         if cpu is not None:
             command = ["taskset", "-c", str(cpu), *command]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            command,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env} if env else None,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

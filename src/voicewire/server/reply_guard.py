@@ -1,0 +1,210 @@
+"""Keep a small model from echoing the caller, repeating itself, or saying nothing.
+
+SmolLM2-135M, the default model, sometimes answers a short statement with the statement itself
+("Establish justice." -> "Establish justice.") and, once it has refused something, gives the same refusal
+turn after turn. The guard sits between the model and the sentence splitter:
+
+* It holds the reply's deltas until its complete pieces (as `SentenceSplitter` cuts them, so the first one
+  is the piece TTS would start on) hold at least `JUDGED_WORDS` words, or the model stops. That opening is
+  judged: an echo of the caller (`is_echo`), the start of the previous reply said again (`repeats_opening`)
+  or nothing at all is rejected before a word of it is spoken. An accepted opening is released delta for
+  delta, so the splitter downstream cuts exactly where it would have without the guard and the first piece
+  is said as early (the judgement itself takes microseconds).
+* A rejected opening closes the model's stream (generation stops) and the model is asked again. An engine
+  that can vary its sampling (`Resampling`, the local llama.cpp model) gets the rejected openings to avoid;
+  any other is asked the same again (a remote model samples anew). After `ATTEMPTS` rejected openings a
+  short neutral question is spoken instead (`FALLBACKS`), never the same one twice in a row.
+* The model reads the history without earlier echoes and repeats (`fresh_history`): a pattern it sees in
+  the conversation is one it continues. The choice depends only on the messages, so the prompt's prefix
+  stays the same from turn to turn and llama.cpp's KV cache still reuses it.
+
+The opening is judged, not the whole reply: holding the whole reply would delay the first audio by the
+time the model takes to write all of it (0.3-0.9 s). Later sentences pass as they come.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import Final, Protocol, runtime_checkable
+
+from voicewire.engines.base import ChatMessage, LanguageModel, LlmEvent, TextDelta, ToolSpec
+from voicewire.server.sentences import SentenceSplitter
+
+logger = logging.getLogger(__name__)
+
+#: A reply this share of whose words are the caller's words, in the caller's order, is an echo.
+ECHO_SHARE: Final = 0.8
+#: Words of complete pieces the opening needs before it is judged (a first piece such as "Sure." says
+#: nothing yet about the rest).
+JUDGED_WORDS: Final = 4
+#: Openings the model may write for one reply before the fallback is spoken.
+ATTEMPTS: Final = 3
+#: What is said when every attempt was rejected: a neutral request that keeps the caller talking.
+FALLBACKS: Final = (
+    "Could you tell me a little more about that?",
+    "Sorry, could you say that another way?",
+    "I want to get this right. What exactly do you need?",
+)
+
+_WORD: Final = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+
+
+@runtime_checkable
+class Resampling(Protocol):
+    """A model that can write a reply again while steering away from openings already rejected."""
+
+    def stream_again(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        avoid: Sequence[str],
+        attempt: int,
+        tools: Sequence[ToolSpec] = (),
+        model: str | None = None,
+    ) -> AsyncGenerator[LlmEvent, None]: ...
+
+
+def words(text: str) -> list[str]:
+    """Normalised words: lower case, straight apostrophes, letters and digits only."""
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def echo_share(reply: str, user: str) -> float:
+    """The share of the reply's words that repeat the user's, in the user's order (difflib's matching
+    blocks of the two word lists); 0 for an empty reply."""
+    said, heard = words(reply), words(user)
+    if not said:
+        return 0.0
+    matcher = difflib.SequenceMatcher(None, heard, said, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(said)
+
+
+def is_echo(reply: str, user: str) -> bool:
+    """Whether at least `ECHO_SHARE` of the reply's normalised words are the user's words, in order."""
+    return echo_share(reply, user) >= ECHO_SHARE
+
+
+def is_repeat(reply: str, previous: str) -> bool:
+    """Whether the reply's normalised words are exactly those of the previous reply (and not empty)."""
+    said = words(reply)
+    return bool(said) and said == words(previous)
+
+
+def repeats_opening(opening: str, previous: str) -> bool:
+    """Whether the opening's words are the first words of the previous reply: the model is starting the
+    same reply again, the stuck pattern."""
+    said, before = words(opening), words(previous)
+    return bool(said) and before[: len(said)] == said
+
+
+def last_said(messages: Sequence[ChatMessage], role: str) -> str:
+    """The latest non-empty text of `role` in the conversation."""
+    for message in reversed(messages):
+        if message.role == role and message.content.strip():
+            return message.content
+    return ""
+
+
+def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The conversation without assistant texts that echo the user message before them or say an earlier
+    assistant text again: fed back, they teach the model that such replies are how this conversation
+    goes. Tool calls and their results always stay."""
+    kept: list[ChatMessage] = []
+    said: set[tuple[str, ...]] = set()
+    user = ""
+    for message in messages:
+        if message.role == "user":
+            user = message.content
+        elif message.role == "assistant" and not message.tool_calls:
+            key = tuple(words(message.content))
+            if key in said or is_echo(message.content, user):
+                logger.debug("left out of the prompt, an echo or a repeat: %r", message.content[:80])
+                continue
+            said.add(key)
+        kept.append(message)
+    return kept
+
+
+def problem(opening: str, user: str, previous: str) -> str | None:
+    """Why an opening must not be spoken: "empty", "echo" or "repeat"; None if it may."""
+    if not words(opening):
+        return "empty"
+    if is_echo(opening, user):
+        return "echo"
+    if repeats_opening(opening, previous):
+        return "repeat"
+    return None
+
+
+def fallback(previous: str) -> str:
+    """The first fallback phrase that is not the previous reply."""
+    return next((text for text in FALLBACKS if not is_repeat(text, previous)), FALLBACKS[0])
+
+
+def _attempt(
+    llm: LanguageModel,
+    messages: Sequence[ChatMessage],
+    avoid: Sequence[str],
+    *,
+    tools: Sequence[ToolSpec],
+    model: str | None,
+) -> AsyncGenerator[LlmEvent, None]:
+    if avoid and isinstance(llm, Resampling):
+        return llm.stream_again(messages, avoid=avoid, attempt=len(avoid), tools=tools, model=model)
+    return llm.stream(messages, tools=tools, model=model)
+
+
+async def guard_reply(
+    llm: LanguageModel,
+    messages: Sequence[ChatMessage],
+    *,
+    tools: Sequence[ToolSpec] = (),
+    model: str | None = None,
+) -> AsyncGenerator[LlmEvent, None]:
+    """`llm.stream(messages, ...)`, except that an opening that echoes, repeats or is empty is never
+    yielded: the model writes it again, up to `ATTEMPTS` times, and then a fallback phrase is yielded."""
+    user, previous = last_said(messages, "user"), last_said(messages, "assistant")
+    prompt = fresh_history(messages)
+    rejected: list[str] = []
+    while len(rejected) < ATTEMPTS:
+        held: list[LlmEvent] = []
+        pieces: list[str] = []
+        splitter = SentenceSplitter()
+        released = False
+        async with aclosing(_attempt(llm, prompt, rejected, tools=tools, model=model)) as stream:
+            async for event in stream:
+                if released:
+                    yield event
+                    continue
+                held.append(event)
+                if isinstance(event, TextDelta):
+                    pieces.extend(splitter.push(event.text))
+                    opening = " ".join(pieces)
+                    if len(words(opening)) < JUDGED_WORDS:
+                        continue
+                    if problem(opening, user, previous) is not None:
+                        break
+                # An accepted opening, or a function call (nothing of it is spoken).
+                released = True
+                for kept in held:
+                    yield kept
+            else:
+                if released:
+                    return
+                opening = " ".join([*pieces, *splitter.flush()])
+                calls = any(not isinstance(event, TextDelta) for event in held)
+                if calls or problem(opening, user, previous) is None:
+                    for kept in held:
+                        yield kept
+                    return
+        opening = " ".join([*pieces, *splitter.flush()])
+        logger.info(
+            "reply opening rejected (%s): %r", problem(opening, user, previous) or "unknown", opening[:80]
+        )
+        rejected.append(opening)
+    logger.info("every opening was rejected; saying a fallback")
+    yield TextDelta(fallback(previous))

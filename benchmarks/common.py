@@ -464,7 +464,8 @@ class TurnTiming:
     last_audio: float = float("nan")
     user_started: float = float("nan")
     agent_started: dict[str, float] | None = None
-    #: ConversationText of the turn, as (role, content): what the server heard and what the agent said.
+    #: ConversationText of the turn, as (role, content): what the server heard and what the agent said;
+    #: an Error's description comes as ("error", description).
     texts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -527,11 +528,15 @@ class Conversation:
         async def on_text(_: object, conversation_text: Any, **__: object) -> None:
             self.timing.texts.append((conversation_text.role, conversation_text.content))
 
+        async def on_error(_: object, error: Any, **__: object) -> None:
+            self.timing.texts.append(("error", str(getattr(error, "description", error))))
+
         client.on(Events.AudioData, on_audio)
         client.on(Events.AgentStartedSpeaking, on_started)
         client.on(Events.UserStartedSpeaking, on_user)
         client.on(Events.AgentAudioDone, on_done)
         client.on(Events.ConversationText, on_text)
+        client.on(Events.Error, on_error)
         if not await client.start(self.settings or SettingsConfigurationOptions()):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
@@ -584,6 +589,7 @@ class Conversation:
             "agent_started": self.timing.agent_started,
             "heard": " ".join(text for role, text in self.timing.texts if role == "user"),
             "replied": " ".join(text for role, text in self.timing.texts if role == "assistant"),
+            "errors": [text for role, text in self.timing.texts if role == "error"],
         }
 
     async def turn(self, utterance: Utterance, limit: float = 20.0) -> dict[str, Any]:

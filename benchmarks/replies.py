@@ -35,7 +35,7 @@ TARGET_EMPTY: Final = 0.0
 #: Agent audio pacing for the benchmark server: the replies' text matters here, not their playback.
 OUTPUT_PACING: Final = "20"
 #: Seconds a turn may take from the end of the user's line to the end of the agent's audio.
-TURN_LIMIT_S: Final = 15.0
+TURN_LIMIT_S: Final = 40.0
 
 
 @dataclass(frozen=True)
@@ -204,12 +204,15 @@ async def _converse(
                     "heard": result["heard"],
                     "replied": result["replied"],
                     "latency": result["latency"],
+                    "errors": result["errors"],
                 }
             )
             print(f"  [{scenario.name}] user: {line.said}", flush=True)
             if result["heard"] != line.said:
                 print(f"  [{scenario.name}]  heard: {result['heard']}", flush=True)
             print(f"  [{scenario.name}] agent: {result['replied']}", flush=True)
+            for description in result["errors"]:
+                print(f"  [{scenario.name}] error: {description}", flush=True)
     judge(turns)
     return turns
 
@@ -222,6 +225,9 @@ def _flags(turn: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0] if __doc__ else "replies")
     p.add_argument("--scenarios", nargs="*", help="names of the scenarios to run (default: all)")
+    p.add_argument(
+        "--llm-threads", type=int, help="the LLM's threads (default: the engine's, 2); see benchmarks.server"
+    )
     args = p.parse_args(argv)
     scenarios = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios]
     if args.quick:
@@ -231,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         for s in scenarios
     }
     all_turns: list[dict[str, Any]] = []
-    with ServerProcess("full", env={"VOICEWIRE_OUTPUT_PACING": OUTPUT_PACING}) as server:
+    env = {"VOICEWIRE_OUTPUT_PACING": OUTPUT_PACING}
+    if args.llm_threads:
+        env["VOICEWIRE_BENCH_LLM_THREADS"] = str(args.llm_threads)
+    with ServerProcess("full", env=env) as server:
         for scenario in scenarios:
             all_turns.extend(asyncio.run(_converse(server, scenario, spoken[scenario.name])))
     rows = []

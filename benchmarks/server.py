@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Final
 
+from voicewire.engines.registry import EngineConfig, LocalLlmConfig
+
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
@@ -27,7 +29,7 @@ async def serve(mode: str) -> None:
     from voicewire.server import AgentServer, load_config
 
     if mode == "full":
-        registry = EngineRegistry.load_default()
+        registry = EngineRegistry.load_default(_engine_config())
         await registry.warm_up()
     else:
         registry = EngineRegistry(
@@ -41,6 +43,19 @@ async def serve(mode: str) -> None:
     async with AgentServer(config, registry) as server:
         print(server.port, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+def _engine_config() -> EngineConfig:
+    """The default engines; `VOICEWIRE_BENCH_LLM_THREADS` changes only the LLM's thread count.
+
+    On a box shared with other busy processes llama.cpp's threads spin at every barrier while the other
+    thread waits for a core: at a load average of 13 on 2 cores, 77 prompt + 40 generated tokens took 38 s
+    with 2 threads and 4.1 s with 1 (idle: 0.5 s). Benchmarks of reply content can run with 1 thread there.
+    """
+    threads = os.environ.get("VOICEWIRE_BENCH_LLM_THREADS")
+    if not threads:
+        return EngineConfig()
+    return EngineConfig(llm=LocalLlmConfig(n_threads=int(threads)))
 
 
 class ServerProcess:

@@ -40,6 +40,9 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+
 from voicewire.engines._worker import iterate_in_thread
 from voicewire.engines.base import ChatMessage, EngineError, LlmEvent, TextDelta, ToolCall, ToolSpec
 from voicewire.engines.context_window import window_start
@@ -62,6 +65,8 @@ _PROMPT_MARGIN: Final = 16
 
 #: Added to the logit of a banned token: far below any real logit, yet finite so sampling stays well defined.
 _BANNED: Final = -100.0
+#: Temperature of a reply written again after the guard rejected one (see `stream_again`).
+_RETRY_TEMPERATURE: Final = 0.7
 #: Byte sequences that start JSON or markdown code, never speech.
 _UNSPEAKABLE: Final = (b"{", b"`")
 
@@ -72,6 +77,27 @@ _STOPWORDS: Final = frozenset(
     where which who will with would you your current check fetch find info information look lookup data
     value values list new name""".split()  # noqa: SIM905 - a word list reads better as text
 )
+
+
+class _Steering:
+    """A llama.cpp logits processor: a fixed bias on every token, and tokens the reply may not start with.
+
+    llama.cpp calls it once per sampled token, so its first call is the reply's first token."""
+
+    def __init__(self, bias: dict[int, float], banned_first: set[int]) -> None:
+        self._ids = np.fromiter(bias, dtype=np.intc, count=len(bias))
+        self._values = np.fromiter(bias.values(), dtype=np.single, count=len(bias))
+        self._banned_first = np.fromiter(banned_first, dtype=np.intc, count=len(banned_first))
+        self._first = True
+
+    def __call__(
+        self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]
+    ) -> npt.NDArray[np.single]:
+        scores[self._ids] += self._values
+        if self._first:
+            self._first = False
+            scores[self._banned_first] += _BANNED
+        return scores
 
 
 def smollm2_path() -> Path:
@@ -270,15 +296,16 @@ class LlamaCppLlm:
         *,
         grammar: Any = None,
         bias: dict[int, float] | None = None,
+        **sampling: Any,
     ) -> AsyncGenerator[str, None]:
         def tokens(stop: threading.Event) -> Iterator[str]:
             chunks = self._llama.create_chat_completion(
                 self._fit(prompt, max_tokens),
                 stream=True,
                 max_tokens=max_tokens,
-                temperature=self.temperature,
                 grammar=grammar,
                 logit_bias=bias,
+                **{"temperature": self.temperature, **sampling},
             )
             try:
                 for chunk in chunks:
@@ -290,9 +317,40 @@ class LlamaCppLlm:
 
         return iterate_in_thread(tokens, self._lock, what=f"LLM {self.name}", max_ahead=_TOKENS_AHEAD)
 
-    async def _reply(self, prompt: list[dict[str, str]]) -> AsyncGenerator[LlmEvent, None]:
+    def stream_again(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        avoid: Sequence[str],
+        attempt: int,
+        tools: Sequence[ToolSpec] = (),
+        model: str | None = None,
+    ) -> AsyncGenerator[LlmEvent, None]:
+        """A reply written again after `reply_guard` rejected the openings in `avoid` (`Resampling`).
+
+        The same prompt at the same temperature mostly gives the same opening again, so the first token of
+        each rejected opening may not start this one, and sampling is hotter (`_RETRY_TEMPERATURE`).
+        """
+        prompt = render_messages(messages, tools)
+        last = messages[-1] if messages else None
+        wanted = relevant_tools(last.content, tools) if last is not None and last.role == "user" else []
+        if wanted:
+            return self._call(prompt, wanted)
+        first = {tokens[0] for text in avoid if (tokens := self._token_ids(text))}
+        steering = _Steering(self._unspeakable, first)
+        retry = {"temperature": max(self.temperature, _RETRY_TEMPERATURE), "logits_processor": [steering]}
+        logger.debug("reply attempt %d avoids %d opening(s)", attempt + 1, len(avoid))
+        return self._reply(prompt, **retry)
+
+    def _token_ids(self, text: str) -> list[int]:
+        return list(self._llama.tokenize(text.strip().encode(), add_bos=False))
+
+    async def _reply(self, prompt: list[dict[str, str]], **sampling: Any) -> AsyncGenerator[LlmEvent, None]:
+        # llama-cpp-python drops a logit bias given together with a logits processor (`list.extend` returns
+        # None), so a processor, when there is one, carries the bias itself.
+        bias = None if "logits_processor" in sampling else self._unspeakable
         # Closing this generator must stop the model now, not whenever the inner one is garbage collected.
-        async with aclosing(self._generate(prompt, self.max_tokens, bias=self._unspeakable)) as pieces:
+        async with aclosing(self._generate(prompt, self.max_tokens, bias=bias, **sampling)) as pieces:
             async for text in pieces:
                 yield TextDelta(text)
 

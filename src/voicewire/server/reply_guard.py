@@ -4,12 +4,12 @@ SmolLM2-135M, the default model, sometimes answers a short statement with the st
 ("Establish justice." -> "Establish justice.") and, once it has refused something, gives the same refusal
 turn after turn. The guard sits between the model and the sentence splitter:
 
-* It holds the reply's deltas until its complete pieces (as `SentenceSplitter` cuts them, so the first one
-  is the piece TTS would start on) hold at least `JUDGED_WORDS` words, or the model stops. That opening is
-  judged: an echo of the caller (`is_echo`), the start of the previous reply said again (`repeats_opening`)
-  or nothing at all is rejected before a word of it is spoken. An accepted opening is released delta for
-  delta, so the splitter downstream cuts exactly where it would have without the guard and the first piece
-  is said as early (the judgement itself takes microseconds).
+* It holds the reply's deltas until the first piece is complete (as `SentenceSplitter` cuts it, the piece
+  TTS starts on) and judges it: an echo of the caller (`is_echo`), the previous reply's first piece said
+  again, or nothing at all is rejected before a word of it is spoken. An accepted piece is released delta
+  for delta the moment it is complete, so the splitter downstream cuts at the same delta it would have cut
+  at without the guard and the first audio is not delayed (the judgement takes microseconds); an empty
+  delta announces the model's first token so the turn metrics keep its time.
 * A rejected opening closes the model's stream (generation stops) and the model is asked again. An engine
   that can vary its sampling (`Resampling`, the local llama.cpp model) gets the rejected openings to avoid;
   any other is asked the same again (a remote model samples anew). After `ATTEMPTS` rejected openings a
@@ -18,8 +18,9 @@ turn after turn. The guard sits between the model and the sentence splitter:
   the conversation is one it continues. The choice depends only on the messages, so the prompt's prefix
   stays the same from turn to turn and llama.cpp's KV cache still reuses it.
 
-The opening is judged, not the whole reply: holding the whole reply would delay the first audio by the
-time the model takes to write all of it (0.3-0.9 s). Later sentences pass as they come.
+Only the first piece is judged: holding more would delay the first audio by the time the model takes to
+write it (a 12-word piece is about 0.1 s at 110 tokens/s, a whole reply 0.3-0.9 s). Later sentences pass
+as they come.
 """
 
 from __future__ import annotations
@@ -38,9 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: A reply this share of whose words are the caller's words, in the caller's order, is an echo.
 ECHO_SHARE: Final = 0.8
-#: Words of complete pieces the opening needs before it is judged (a first piece such as "Sure." says
-#: nothing yet about the rest).
-JUDGED_WORDS: Final = 4
+#: A first piece this long that starts the previous reply too is a repeat ("Sure." may start every reply).
+REPEATED_WORDS: Final = 3
 #: Openings the model may write for one reply before the fallback is spoken.
 ATTEMPTS: Final = 3
 #: What is said when every attempt was rejected: a neutral request that keeps the caller talking.
@@ -94,13 +94,6 @@ def is_repeat(reply: str, previous: str) -> bool:
     return bool(said) and said == words(previous)
 
 
-def repeats_opening(opening: str, previous: str) -> bool:
-    """Whether the opening's words are the first words of the previous reply: the model is starting the
-    same reply again, the stuck pattern."""
-    said, before = words(opening), words(previous)
-    return bool(said) and before[: len(said)] == said
-
-
 def last_said(messages: Sequence[ChatMessage], role: str) -> str:
     """The latest non-empty text of `role` in the conversation."""
     for message in reversed(messages):
@@ -129,13 +122,15 @@ def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     return kept
 
 
-def problem(opening: str, user: str, previous: str) -> str | None:
-    """Why an opening must not be spoken: "empty", "echo" or "repeat"; None if it may."""
-    if not words(opening):
+def problem(opening: str, user: str, previous_opening: str) -> str | None:
+    """Why a reply's first piece must not be spoken: "empty", "echo" (of the user) or "repeat" (the previous
+    reply's first piece again, if it has `REPEATED_WORDS` words or more); None if it may."""
+    said = words(opening)
+    if not said:
         return "empty"
     if is_echo(opening, user):
         return "echo"
-    if repeats_opening(opening, previous):
+    if len(said) >= REPEATED_WORDS and said == words(previous_opening):
         return "repeat"
     return None
 
@@ -158,6 +153,12 @@ def _attempt(
     return llm.stream(messages, tools=tools, model=model)
 
 
+def first_piece(text: str) -> str:
+    """The piece of `text` TTS would start on (`SentenceSplitter`'s first cut)."""
+    splitter = SentenceSplitter()
+    return next(iter([*splitter.push(text), *splitter.flush()]), "")
+
+
 async def guard_reply(
     llm: LanguageModel,
     messages: Sequence[ChatMessage],
@@ -166,45 +167,47 @@ async def guard_reply(
     model: str | None = None,
 ) -> AsyncGenerator[LlmEvent, None]:
     """`llm.stream(messages, ...)`, except that an opening that echoes, repeats or is empty is never
-    yielded: the model writes it again, up to `ATTEMPTS` times, and then a fallback phrase is yielded."""
-    user, previous = last_said(messages, "user"), last_said(messages, "assistant")
+    yielded: the model writes it again, up to `ATTEMPTS` times, and then a fallback phrase is yielded.
+
+    The model's first token is announced at once by an empty delta, so the caller's "first token" time
+    stays the model's and not the guard's."""
+    user, previous = last_said(messages, "user"), first_piece(last_said(messages, "assistant"))
     prompt = fresh_history(messages)
     rejected: list[str] = []
+    announced = False
     while len(rejected) < ATTEMPTS:
         held: list[LlmEvent] = []
-        pieces: list[str] = []
         splitter = SentenceSplitter()
-        released = False
+        opening = ""
         async with aclosing(_attempt(llm, prompt, rejected, tools=tools, model=model)) as stream:
             async for event in stream:
-                if released:
+                if opening:
                     yield event
                     continue
                 held.append(event)
                 if isinstance(event, TextDelta):
-                    pieces.extend(splitter.push(event.text))
-                    opening = " ".join(pieces)
-                    if len(words(opening)) < JUDGED_WORDS:
+                    if not announced:
+                        announced = True
+                        yield TextDelta("")
+                    pieces = splitter.push(event.text)
+                    if not pieces:
                         continue
+                    opening = pieces[0]
                     if problem(opening, user, previous) is not None:
                         break
-                # An accepted opening, or a function call (nothing of it is spoken).
-                released = True
+                else:
+                    opening = "(a function call)"
                 for kept in held:
                     yield kept
             else:
-                if released:
+                if opening:
                     return
-                opening = " ".join([*pieces, *splitter.flush()])
-                calls = any(not isinstance(event, TextDelta) for event in held)
-                if calls or problem(opening, user, previous) is None:
+                opening = " ".join(splitter.flush())
+                if problem(opening, user, previous) is None:
                     for kept in held:
                         yield kept
                     return
-        opening = " ".join([*pieces, *splitter.flush()])
-        logger.info(
-            "reply opening rejected (%s): %r", problem(opening, user, previous) or "unknown", opening[:80]
-        )
+        logger.info("reply opening rejected (%s): %r", problem(opening, user, previous), opening[:80])
         rejected.append(opening)
     logger.info("every opening was rejected; saying a fallback")
-    yield TextDelta(fallback(previous))
+    yield TextDelta(fallback(last_said(messages, "assistant")))

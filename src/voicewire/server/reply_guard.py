@@ -5,11 +5,11 @@ SmolLM2-135M, the default model, sometimes answers a short statement with the st
 turn after turn. The guard sits between the model and the sentence splitter:
 
 * It holds the reply's deltas until the first piece is complete (as `SentenceSplitter` cuts it, the piece
-  TTS starts on) and judges it: an echo of the caller (`is_echo`), the previous reply's first piece said
-  again, or nothing at all is rejected before a word of it is spoken. An accepted piece is released delta
-  for delta the moment it is complete, so the splitter downstream cuts at the same delta it would have cut
-  at without the guard and the first audio is not delayed (the judgement takes microseconds); an empty
-  delta announces the model's first token so the turn metrics keep its time.
+  TTS starts on) and judges it: an echo of the caller (`is_echo`), the first piece of one of the last
+  three replies said again, or nothing at all is rejected before a word of it is spoken. An accepted
+  piece is released delta for delta the moment it is complete, so the splitter downstream cuts at the
+  same delta it would have cut at without the guard and the first audio is not delayed (the judgement
+  takes microseconds); an empty delta announces the model's first token so the turn metrics keep its time.
 * A rejected opening closes the model's stream (generation stops) and the model is asked again. An engine
   that can vary its sampling (`Resampling`, the local llama.cpp model) gets the rejected openings to avoid;
   any other is asked the same again (a remote model samples anew). After `ATTEMPTS` rejected openings a
@@ -39,8 +39,10 @@ logger = logging.getLogger(__name__)
 
 #: A reply this share of whose words are the caller's words, in the caller's order, is an echo.
 ECHO_SHARE: Final = 0.8
-#: A first piece this long that starts the previous reply too is a repeat ("Sure." may start every reply).
+#: A first piece this long that starts one of the `RECENT_REPLIES` last replies too is a repeat ("Sure." may
+#: start every reply).
 REPEATED_WORDS: Final = 3
+RECENT_REPLIES: Final = 3
 #: Openings the model may write for one reply before the fallback is spoken.
 ATTEMPTS: Final = 3
 #: What is said when every attempt was rejected: a neutral request that keeps the caller talking.
@@ -94,12 +96,15 @@ def is_repeat(reply: str, previous: str) -> bool:
     return bool(said) and said == words(previous)
 
 
+def said_last(messages: Sequence[ChatMessage], role: str, count: int = 1) -> list[str]:
+    """The latest `count` non-empty texts of `role` in the conversation, latest first."""
+    texts = [m.content for m in reversed(messages) if m.role == role and m.content.strip()]
+    return texts[:count]
+
+
 def last_said(messages: Sequence[ChatMessage], role: str) -> str:
     """The latest non-empty text of `role` in the conversation."""
-    for message in reversed(messages):
-        if message.role == role and message.content.strip():
-            return message.content
-    return ""
+    return next(iter(said_last(messages, role)), "")
 
 
 def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
@@ -122,15 +127,15 @@ def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     return kept
 
 
-def problem(opening: str, user: str, previous_opening: str) -> str | None:
-    """Why a reply's first piece must not be spoken: "empty", "echo" (of the user) or "repeat" (the previous
-    reply's first piece again, if it has `REPEATED_WORDS` words or more); None if it may."""
+def problem(opening: str, user: str, recent_openings: Sequence[str]) -> str | None:
+    """Why a reply's first piece must not be spoken: "empty", "echo" (of the user) or "repeat" (the first
+    piece of one of the recent replies again, if it has `REPEATED_WORDS` words or more); None if it may."""
     said = words(opening)
     if not said:
         return "empty"
     if is_echo(opening, user):
         return "echo"
-    if len(said) >= REPEATED_WORDS and said == words(previous_opening):
+    if len(said) >= REPEATED_WORDS and any(said == words(recent) for recent in recent_openings):
         return "repeat"
     return None
 
@@ -171,7 +176,8 @@ async def guard_reply(
 
     The model's first token is announced at once by an empty delta, so the caller's "first token" time
     stays the model's and not the guard's."""
-    user, previous = last_said(messages, "user"), first_piece(last_said(messages, "assistant"))
+    user = last_said(messages, "user")
+    recent = [first_piece(text) for text in said_last(messages, "assistant", RECENT_REPLIES)]
     prompt = fresh_history(messages)
     rejected: list[str] = []
     announced = False
@@ -193,7 +199,7 @@ async def guard_reply(
                     if not pieces:
                         continue
                     opening = pieces[0]
-                    if problem(opening, user, previous) is not None:
+                    if problem(opening, user, recent) is not None:
                         break
                 else:
                     opening = "(a function call)"
@@ -203,11 +209,11 @@ async def guard_reply(
                 if opening:
                     return
                 opening = " ".join(splitter.flush())
-                if problem(opening, user, previous) is None:
+                if problem(opening, user, recent) is None:
                     for kept in held:
                         yield kept
                     return
-        logger.info("reply opening rejected (%s): %r", problem(opening, user, previous), opening[:80])
+        logger.info("reply opening rejected (%s): %r", problem(opening, user, recent), opening[:80])
         rejected.append(opening)
     logger.info("every opening was rejected; saying a fallback")
     yield TextDelta(fallback(last_said(messages, "assistant")))

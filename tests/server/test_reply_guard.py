@@ -102,6 +102,24 @@ async def test_a_short_common_opener_may_start_every_reply() -> None:
     assert text == "Sure. The table is booked."
 
 
+async def test_restating_the_question_on_the_way_to_an_answer_is_no_echo() -> None:
+    llm = ScriptedLlm([["The boiling point of water is 100 degrees."]])
+    text, _ = await said(llm, conversation("What is the boiling point of water?"))
+    assert text == "The boiling point of water is 100 degrees."
+
+
+async def test_a_short_opener_followed_by_the_same_reply_is_a_repeat() -> None:
+    llm = ScriptedLlm([["Bene! Welcome to Luigi's. Anything else?"], ["Bene! What time suits you?"]])
+    text, _ = await said(llm, conversation("Hi.", "Bene! Welcome to Luigi's.", "Four people."))
+    assert text == "Bene! What time suits you?"
+
+
+async def test_a_short_reply_said_before_is_a_repeat_too() -> None:
+    llm = ScriptedLlm([["Bene!"], ["Four it is."]])
+    text, _ = await said(llm, conversation("Hi.", "Bene!", "Four people."))
+    assert text == "Four it is."
+
+
 async def test_empty_replies_end_in_a_fallback_that_differs_from_the_last_reply() -> None:
     llm = ScriptedLlm([[" "], [""], ["..."]])
     text, _ = await said(llm, conversation("Hi.", FALLBACKS[0], "Hello?"))
@@ -144,5 +162,5 @@ async def test_a_steerable_model_is_told_which_openings_to_avoid() -> None:
     assert text == "At what time?"
     assert llm.avoided == [
         ["A table for four people."],
-        ["A table for four people.", "Table for four people,"],
+        ["A table for four people.", "Table for four people, yes."],
     ]

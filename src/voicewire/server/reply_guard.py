@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: A reply this share of whose words are the caller's words, in the caller's order, is an echo.
 ECHO_SHARE: Final = 0.8
-#: A first piece this long that starts one of the `RECENT_REPLIES` last replies too is a repeat ("Sure." may
-#: start every reply).
+#: An opening this long that starts one of the `RECENT_REPLIES` last replies too is a repeat ("Sure." may
+#: start every reply; "Sure, I can help." may not).
 REPEATED_WORDS: Final = 3
 RECENT_REPLIES: Final = 3
 #: Openings the model may write for one reply before the fallback is spoken.
@@ -127,17 +127,29 @@ def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     return kept
 
 
-def problem(opening: str, user: str, recent_openings: Sequence[str]) -> str | None:
-    """Why a reply's first piece must not be spoken: "empty", "echo" (of the user) or "repeat" (the first
-    piece of one of the recent replies again, if it has `REPEATED_WORDS` words or more); None if it may."""
+#: The verdict on an opening that starts like a recent reply but is too short to call a repeat yet.
+UNDECIDED: Final = "undecided"
+
+
+def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = False) -> str | None:
+    """Why a reply's opening (its first complete pieces) must not be spoken: "empty", "echo" (a sentence
+    of the user's words) or "repeat" (one of the `recent` replies starts with the same `REPEATED_WORDS` or
+    more words, or is all of the reply when it is `complete`); `UNDECIDED` while a short opening ("Sure.")
+    starts like a recent reply, or an echo stops short of a sentence end, and the next piece decides; None
+    if it may be spoken."""
     said = words(opening)
     if not said:
         return "empty"
     if is_echo(opening, user):
-        return "echo"
-    if len(said) >= REPEATED_WORDS and any(said == words(recent) for recent in recent_openings):
+        # "The boiling point of water | is 100 degrees": a piece cut inside a sentence may restate the
+        # question on the way to answering it; the sentence's end decides.
+        return "echo" if complete or opening.rstrip("\"')\u201d\u2019 ")[-1:] in ".!?" else UNDECIDED
+    starts_alike = [earlier for earlier in map(words, recent) if earlier[: len(said)] == said]
+    if not starts_alike:
+        return None
+    if len(said) >= REPEATED_WORDS or (complete and said in starts_alike):
         return "repeat"
-    return None
+    return None if complete else UNDECIDED
 
 
 def fallback(previous: str) -> str:
@@ -158,12 +170,6 @@ def _attempt(
     return llm.stream(messages, tools=tools, model=model)
 
 
-def first_piece(text: str) -> str:
-    """The piece of `text` TTS would start on (`SentenceSplitter`'s first cut)."""
-    splitter = SentenceSplitter()
-    return next(iter([*splitter.push(text), *splitter.flush()]), "")
-
-
 async def guard_reply(
     llm: LanguageModel,
     messages: Sequence[ChatMessage],
@@ -177,12 +183,13 @@ async def guard_reply(
     The model's first token is announced at once by an empty delta, so the caller's "first token" time
     stays the model's and not the guard's."""
     user = last_said(messages, "user")
-    recent = [first_piece(text) for text in said_last(messages, "assistant", RECENT_REPLIES)]
+    recent = said_last(messages, "assistant", RECENT_REPLIES)
     prompt = fresh_history(messages)
     rejected: list[str] = []
     announced = False
     while len(rejected) < ATTEMPTS:
         held: list[LlmEvent] = []
+        pieces: list[str] = []
         splitter = SentenceSplitter()
         opening = ""
         async with aclosing(_attempt(llm, prompt, rejected, tools=tools, model=model)) as stream:
@@ -195,12 +202,15 @@ async def guard_reply(
                     if not announced:
                         announced = True
                         yield TextDelta("")
-                    pieces = splitter.push(event.text)
+                    pieces.extend(splitter.push(event.text))
                     if not pieces:
                         continue
-                    opening = pieces[0]
-                    if problem(opening, user, recent) is not None:
+                    verdict = problem(" ".join(pieces), user, recent)
+                    if verdict == UNDECIDED:
+                        continue
+                    if verdict is not None:
                         break
+                    opening = " ".join(pieces)
                 else:
                     opening = "(a function call)"
                 for kept in held:
@@ -208,11 +218,12 @@ async def guard_reply(
             else:
                 if opening:
                     return
-                opening = " ".join(splitter.flush())
-                if problem(opening, user, recent) is None:
+                pieces.extend(splitter.flush())
+                if problem(" ".join(pieces), user, recent, complete=True) is None:
                     for kept in held:
                         yield kept
                     return
+        opening = " ".join(pieces)
         logger.info("reply opening rejected (%s): %r", problem(opening, user, recent), opening[:80])
         rejected.append(opening)
     logger.info("every opening was rejected; saying a fallback")

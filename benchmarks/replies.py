@@ -25,9 +25,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from benchmarks.common import Conversation, Utterance, espeak_utterance, parser, print_table, write_json
+from benchmarks.common import (
+    Conversation,
+    Utterance,
+    espeak_utterance,
+    parser,
+    print_table,
+    summary,
+    write_json,
+)
 from benchmarks.server import ServerProcess
-from voicewire.server.reply_guard import is_echo, is_repeat, words
+from voicewire.server.reply_guard import FALLBACKS, is_echo, is_repeat, words
 
 TARGET_ECHO: Final = 0.05
 TARGET_REPEAT: Final = 0.05
@@ -266,6 +274,13 @@ def main(argv: list[str] | None = None) -> int:
         rows,
         digits=0,
     )
+    latency = summary([t["latency"] for t in all_turns if t["latency"] == t["latency"]])
+    fallbacks = sum(any(phrase in t["replied"] for phrase in FALLBACKS) for t in all_turns)
+    print(
+        f"end of speech → first agent audio: p50 {latency['p50'] * 1000:.0f} ms, "
+        f"p95 {latency['p95'] * 1000:.0f} ms; fallback phrases spoken: {fallbacks} of {len(all_turns)} turns"
+    )
+    stats["latency"] = latency
     flagged = [t for t in all_turns if t["echo"] or t["repeat"] or t["empty"]]
     for turn in flagged:
         print(f"  {_flags(turn)}: {turn['heard']!r} -> {turn['replied']!r}")

@@ -96,6 +96,15 @@ async def test_the_previous_first_sentence_is_not_said_again() -> None:
     assert text == "A technician can visit tomorrow."
 
 
+async def test_a_nearly_identical_reply_is_a_repeat() -> None:
+    before = "S'il faite, no. I'm sorry for the inconvenience you're facing!"
+    llm = ScriptedLlm(
+        [["S'il faite, no. I'm sorry for any inconvenience you're facing!"], ["We have a terrace."]]
+    )
+    text, _ = await said(llm, conversation("Parking?", before, "Can we sit outside?"))
+    assert text == "We have a terrace."
+
+
 async def test_a_short_common_opener_may_start_every_reply() -> None:
     llm = ScriptedLlm([["Sure. The table is booked."]])
     text, _ = await said(llm, conversation("Book a table.", "Sure. For how many?", "Four."))

@@ -18,6 +18,14 @@ turn after turn. The guard sits between the model and the sentence splitter:
   the conversation is one it continues. The choice depends only on the messages, so the prompt's prefix
   stays the same from turn to turn and llama.cpp's KV cache still reuses it.
 
+Measured on the 33 scripted turns of `bench replies` fed as text to SmolLM2 (see `llm_llamacpp` for the
+sampling): without the guard, at the old sampling (temperature 0.2), 11 of 33 replies repeated the previous
+one word for word (support: "I'm sorry for your loss. That's a common issue ..." eight times in a row) and
+none was empty or an echo by the 80% rule; with the guard, 0 echoes, 0 repeats and 0 empty replies. At the
+default sampling the guard rejected 4-8 openings in 33 turns and never needed a fallback (at temperature
+0.2: 18 rejections and 1 fallback). A rejection costs the rejected piece plus a new one: the llama.cpp
+prompt is unchanged, so its KV cache is reused and no prompt is read again.
+
 Only the first piece is judged: holding more would delay the first audio by the time the model takes to
 write it (a 12-word piece is about 0.1 s at 110 tokens/s, a whole reply 0.3-0.9 s). Later sentences pass
 as they come.
@@ -39,10 +47,13 @@ logger = logging.getLogger(__name__)
 
 #: A reply this share of whose words are the caller's words, in the caller's order, is an echo.
 ECHO_SHARE: Final = 0.8
-#: An opening this long that starts one of the `RECENT_REPLIES` last replies too is a repeat ("Sure." may
+#: An opening this long that starts like one of the `RECENT_REPLIES` last replies is a repeat ("Sure." may
 #: start every reply; "Sure, I can help." may not).
 REPEATED_WORDS: Final = 3
 RECENT_REPLIES: Final = 3
+#: An opening whose words match a recent reply's first words this well (difflib ratio) is "nearly the same":
+#: one word in five may differ ("I'm sorry for the/any inconvenience you're facing").
+REPEAT_SIMILARITY: Final = 0.8
 #: Openings the model may write for one reply before the fallback is spoken.
 ATTEMPTS: Final = 3
 #: What is said when every attempt was rejected: a neutral request that keeps the caller talking.
@@ -133,10 +144,10 @@ UNDECIDED: Final = "undecided"
 
 def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = False) -> str | None:
     """Why a reply's opening (its first complete pieces) must not be spoken: "empty", "echo" (a sentence
-    of the user's words) or "repeat" (one of the `recent` replies starts with the same `REPEATED_WORDS` or
-    more words, or is all of the reply when it is `complete`); `UNDECIDED` while a short opening ("Sure.")
-    starts like a recent reply, or an echo stops short of a sentence end, and the next piece decides; None
-    if it may be spoken."""
+    of the user's words) or "repeat" (an opening of `REPEATED_WORDS` or more words nearly the same as the
+    start of one of the `recent` replies, or a short reply that is all of one); `UNDECIDED` while a short
+    opening ("Sure.") starts like a recent reply, or an echo stops short of a sentence end, and the next
+    piece decides; None if it may be spoken."""
     said = words(opening)
     if not said:
         return "empty"
@@ -144,12 +155,20 @@ def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = 
         # "The boiling point of water | is 100 degrees": a piece cut inside a sentence may restate the
         # question on the way to answering it; the sentence's end decides.
         return "echo" if complete or opening.rstrip("\"')\u201d\u2019 ")[-1:] in ".!?" else UNDECIDED
-    starts_alike = [earlier for earlier in map(words, recent) if earlier[: len(said)] == said]
+    earlier_replies = [words(text) for text in recent]
+    if len(said) >= REPEATED_WORDS:
+        alike = (_similarity(said, earlier[: len(said)]) for earlier in earlier_replies)
+        return "repeat" if any(score >= REPEAT_SIMILARITY for score in alike) else None
+    starts_alike = [earlier for earlier in earlier_replies if earlier[: len(said)] == said]
     if not starts_alike:
         return None
-    if len(said) >= REPEATED_WORDS or (complete and said in starts_alike):
-        return "repeat"
-    return None if complete else UNDECIDED
+    if complete:
+        return "repeat" if said in starts_alike else None
+    return UNDECIDED
+
+
+def _similarity(said: list[str], earlier: list[str]) -> float:
+    return difflib.SequenceMatcher(None, said, earlier, autojunk=False).ratio()
 
 
 def fallback(previous: str) -> str:

@@ -12,6 +12,7 @@ from voicewire.server.reply_guard import (
     fresh_history,
     guard_reply,
     is_echo,
+    is_foreign,
     is_repeat,
     words,
 )
@@ -62,6 +63,8 @@ def test_the_model_does_not_read_its_echoes_and_repeats() -> None:
         ChatMessage("user", "Establish justice."),
         ChatMessage("assistant", "Establish justice."),
         ChatMessage("user", "Hello?"),
+        ChatMessage("assistant", "La femme fleur est un débat."),
+        ChatMessage("user", "Hello again?"),
         ChatMessage("assistant", "Sorry, I can't help."),
         ChatMessage("user", "Why not?"),
         ChatMessage("assistant", "Sorry, I can't help."),
@@ -71,7 +74,20 @@ def test_the_model_does_not_read_its_echoes_and_repeats() -> None:
     ]
     kept = fresh_history(messages)
     assert [m.content for m in kept if m.role == "assistant"] == ["Sorry, I can't help.", ""]
-    assert kept[-1].role == "tool" and len(kept) == len(messages) - 2
+    assert kept[-1].role == "tool" and len(kept) == len(messages) - 3
+
+
+def test_a_reply_without_an_english_word_to_an_english_user_is_foreign() -> None:
+    assert is_foreign("Un petit fil de la femme fleur est un débat.", "How many legs does a spider have?")
+    assert not is_foreign("La femme fleur is the capital of France.", "What is the capital of France?")
+    assert not is_foreign("Paris, France.", "What is the capital of France?")  # too short to tell
+    assert not is_foreign("Justice means fairness.", "Establish justice.")  # no English word to go by
+
+
+async def test_a_reply_in_another_language_is_written_again() -> None:
+    llm = ScriptedLlm([["La femme fleur est un débat. Oui."], ["A spider has eight legs."]])
+    text, _ = await said(llm, conversation("How many legs does a spider have?"))
+    assert text == "A spider has eight legs."
 
 
 async def test_a_good_reply_passes_unchanged_after_a_first_token_mark() -> None:

@@ -63,6 +63,18 @@ FALLBACKS: Final = (
     "I want to get this right. What exactly do you need?",
 )
 
+#: Common English words. A piece of `FOREIGN_WORDS` or more words with none of them, answering a user who
+#: used some, is in another language: SmolLM2 drifts into French or Italian ("La femme fleur est un
+#: débat.") and, fed its own reply back, stays there for the rest of the conversation.
+_ENGLISH: Final = frozenset(
+    """a an the is are was were be been am do does did to of and or but in on at for with from by about as
+    it its this that these those there here i me my you your we our us he she they them his her their what
+    how which who when where why can could will would should shall may might must have has had not no yes
+    please thank thanks sorry hello hi okay ok sure just so if all any some more very one two let i'm you're
+    it's that's we're i'll we'll can't don't""".split()  # noqa: SIM905 - a word list reads better as text
+)
+FOREIGN_WORDS: Final = 3
+
 _WORD: Final = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 
 
@@ -101,6 +113,13 @@ def is_echo(reply: str, user: str) -> bool:
     return echo_share(reply, user) >= ECHO_SHARE
 
 
+def is_foreign(reply: str, user: str) -> bool:
+    """Whether the reply is in another language than the user's English (see `_ENGLISH`)."""
+    said = words(reply)
+    english = _ENGLISH.isdisjoint
+    return len(said) >= FOREIGN_WORDS and english(said) and not english(words(user))
+
+
 def is_repeat(reply: str, previous: str) -> bool:
     """Whether the reply's normalised words are exactly those of the previous reply (and not empty)."""
     said = words(reply)
@@ -119,9 +138,9 @@ def last_said(messages: Sequence[ChatMessage], role: str) -> str:
 
 
 def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-    """The conversation without assistant texts that echo the user message before them or say an earlier
-    assistant text again: fed back, they teach the model that such replies are how this conversation
-    goes. Tool calls and their results always stay."""
+    """The conversation without assistant texts that echo the user message before them, say an earlier
+    assistant text again or are in another language than the user's (`is_foreign`): fed back, they teach the
+    model that such replies are how this conversation goes. Tool calls and their results always stay."""
     kept: list[ChatMessage] = []
     said: set[tuple[str, ...]] = set()
     user = ""
@@ -130,8 +149,10 @@ def fresh_history(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
             user = message.content
         elif message.role == "assistant" and not message.tool_calls:
             key = tuple(words(message.content))
-            if key in said or is_echo(message.content, user):
-                logger.debug("left out of the prompt, an echo or a repeat: %r", message.content[:80])
+            if key in said or is_echo(message.content, user) or is_foreign(message.content, user):
+                logger.debug(
+                    "left out of the prompt, an echo, a repeat or another language: %r", message.content[:80]
+                )
                 continue
             said.add(key)
         kept.append(message)
@@ -143,11 +164,11 @@ UNDECIDED: Final = "undecided"
 
 
 def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = False) -> str | None:
-    """Why a reply's opening (its first complete pieces) must not be spoken: "empty", "echo" (a sentence
-    of the user's words) or "repeat" (an opening of `REPEATED_WORDS` or more words nearly the same as the
-    start of one of the `recent` replies, or a short reply that is all of one); `UNDECIDED` while a short
-    opening ("Sure.") starts like a recent reply, or an echo stops short of a sentence end, and the next
-    piece decides; None if it may be spoken."""
+    """Why a reply's opening (its first complete pieces) must not be spoken: "empty", "echo" (a sentence of
+    the user's words), "foreign" (`is_foreign`) or "repeat" (an opening of `REPEATED_WORDS` or more words
+    nearly the same as the start of one of the `recent` replies, or a short reply that is all of one);
+    `UNDECIDED` while a short opening ("Sure.") starts like a recent reply, or an echo stops short of a
+    sentence end, and the next piece decides; None if it may be spoken."""
     said = words(opening)
     if not said:
         return "empty"
@@ -155,6 +176,8 @@ def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = 
         # "The boiling point of water | is 100 degrees": a piece cut inside a sentence may restate the
         # question on the way to answering it; the sentence's end decides.
         return "echo" if complete or opening.rstrip("\"')\u201d\u2019 ")[-1:] in ".!?" else UNDECIDED
+    if is_foreign(opening, user):
+        return "foreign"
     earlier_replies = [words(text) for text in recent]
     if len(said) >= REPEATED_WORDS:
         alike = (_similarity(said, earlier[: len(said)]) for earlier in earlier_replies)

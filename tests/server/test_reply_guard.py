@@ -121,6 +121,13 @@ async def test_a_nearly_identical_reply_is_a_repeat() -> None:
     assert text == "We have a terrace."
 
 
+async def test_a_new_exclamation_before_the_same_reply_is_a_repeat() -> None:
+    before = "Il dimeore! Your evening will be filled with the best of Italy."
+    llm = ScriptedLlm([["Il mondo! Your evening will be filled with the best of Italy."], ["At what time?"]])
+    text, _ = await said(llm, conversation("Friday.", before, "Around seven."))
+    assert text == "At what time?"
+
+
 async def test_a_short_common_opener_may_start_every_reply() -> None:
     llm = ScriptedLlm([["Sure. The table is booked."]])
     text, _ = await said(llm, conversation("Book a table.", "Sure. For how many?", "Four."))

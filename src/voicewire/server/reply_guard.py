@@ -167,8 +167,9 @@ def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = 
     """Why a reply's opening (its first complete pieces) must not be spoken: "empty", "echo" (a sentence of
     the user's words), "foreign" (`is_foreign`) or "repeat" (an opening of `REPEATED_WORDS` or more words
     nearly the same as the start of one of the `recent` replies, or a short reply that is all of one);
-    `UNDECIDED` while a short opening ("Sure.") starts like a recent reply, or an echo stops short of a
-    sentence end, and the next piece decides; None if it may be spoken."""
+    `UNDECIDED` while an opening is too short to compare ("Il mondo!" may go on "Your evening will be
+    filled ..." like the last reply, which began "Il dimeore!"), or an echo stops short of a sentence end,
+    and the next piece decides; None if it may be spoken."""
     said = words(opening)
     if not said:
         return "empty"
@@ -182,12 +183,9 @@ def problem(opening: str, user: str, recent: Sequence[str], *, complete: bool = 
     if len(said) >= REPEATED_WORDS:
         alike = (_similarity(said, earlier[: len(said)]) for earlier in earlier_replies)
         return "repeat" if any(score >= REPEAT_SIMILARITY for score in alike) else None
-    starts_alike = [earlier for earlier in earlier_replies if earlier[: len(said)] == said]
-    if not starts_alike:
-        return None
     if complete:
-        return "repeat" if said in starts_alike else None
-    return UNDECIDED
+        return "repeat" if said in earlier_replies else None
+    return UNDECIDED if earlier_replies else None
 
 
 def _similarity(said: list[str], earlier: list[str]) -> float:

@@ -26,9 +26,12 @@ default sampling the guard rejected 4-8 openings in 33 turns and never needed a 
 0.2: 18 rejections and 1 fallback). A rejection costs the rejected piece plus a new one: the llama.cpp
 prompt is unchanged, so its KV cache is reused and no prompt is read again.
 
-Only the first piece is judged: holding more would delay the first audio by the time the model takes to
-write it (a 12-word piece is about 0.1 s at 110 tokens/s, a whole reply 0.3-0.9 s). Later sentences pass
-as they come.
+Only the opening is judged: holding more would delay the first audio by the time the model takes to
+write it (a 12-word piece is about 0.1 s at 110 tokens/s, a whole reply 0.3-0.9 s). The opening is the
+first piece, or, when that piece has fewer than `REPEATED_WORDS` words and there are earlier replies to
+compare with, the first pieces up to that many words: the model's stuck replies vary a short exclamation
+in front of the same text ("Il mondo! Your evening will be filled ..."), and waiting for the next piece
+costs its few tokens only in those turns. Later sentences pass as they come.
 """
 
 from __future__ import annotations

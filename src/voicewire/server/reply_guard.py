@@ -18,13 +18,15 @@ turn after turn. The guard sits between the model and the sentence splitter:
   the conversation is one it continues. The choice depends only on the messages, so the prompt's prefix
   stays the same from turn to turn and llama.cpp's KV cache still reuses it.
 
-Measured on the 33 scripted turns of `bench replies` fed as text to SmolLM2 (see `llm_llamacpp` for the
-sampling): without the guard, at the old sampling (temperature 0.2), 11 of 33 replies repeated the previous
-one word for word (support: "I'm sorry for your loss. That's a common issue ..." eight times in a row) and
-none was empty or an echo by the 80% rule; with the guard, 0 echoes, 0 repeats and 0 empty replies. At the
-default sampling the guard rejected 4-8 openings in 33 turns and never needed a fallback (at temperature
-0.2: 18 rejections and 1 fallback). A rejection costs the rejected piece plus a new one: the llama.cpp
-prompt is unchanged, so its KV cache is reused and no prompt is read again.
+Measured on the 33 scripted turns of `bench replies` (see `llm_llamacpp` for the sampling). Through the
+real server, before the guard (temperature 0.2): no echo by the 80% rule and no empty reply, but 48% of the
+replies repeated the previous one word for word ("Sorry, I'm sorry. I'm sorry. Please try again later."
+seven times in a row), keyword relevance 12%. With the guard and the new sampling: 0% echo, 0% repeat, 0%
+empty, relevance 36%, one fallback in 33 turns. Fed as text to SmolLM2 with three seeds, the guard
+rejected 8-14 openings in 33 turns (mostly repeats, then other languages) and spoke 0-1 fallbacks. A
+rejection costs the rejected piece plus a new one (on a loaded 2-core box the first piece came a median
+1.0-1.5 s after the prompt without a rejection and 2.1-2.8 s with one); the llama.cpp prompt is unchanged,
+so its KV cache is reused and no prompt is read again.
 
 Only the opening is judged: holding more would delay the first audio by the time the model takes to
 write it (a 12-word piece is about 0.1 s at 110 tokens/s, a whole reply 0.3-0.9 s). The opening is the

@@ -22,8 +22,9 @@ Measured on the 33 scripted turns of `bench replies` (see `llm_llamacpp` for the
 real server, before the guard (temperature 0.2): no echo by the 80% rule and no empty reply, but 48% of the
 replies repeated the previous one word for word ("Sorry, I'm sorry. I'm sorry. Please try again later."
 seven times in a row), keyword relevance 12%. With the guard and the new sampling: 0% echo, 0% repeat, 0%
-empty, relevance 36%, one fallback in 33 turns. Fed as text to SmolLM2 with three seeds, the guard
-rejected 8-14 openings in 33 turns (mostly repeats, then other languages) and spoke 0-1 fallbacks. A
+empty, relevance 36%, one fallback in 33 turns. Fed as text to SmolLM2, the guard rejected 14 openings
+in 33 turns (11 repeats, 3 in French) and spoke 1 fallback (8-11 and 0-1 over three seeds before short
+first pieces waited for the next one). A
 rejection costs the rejected piece plus a new one (on a loaded 2-core box the first piece came a median
 1.0-1.5 s after the prompt without a rejection and 2.1-2.8 s with one); the llama.cpp prompt is unchanged,
 so its KV cache is reused and no prompt is read again.

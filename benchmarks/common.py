@@ -436,21 +436,24 @@ async def _espeak(text: str) -> Pcm:
     return resample(pcm, tts.sample_rate, RATE)
 
 
+def espeak_utterance(name: str, text: str) -> Utterance:
+    """`text` spoken by eSpeak NG (not the agent's Piper voice), with 200 ms of silence on either side."""
+    import asyncio
+
+    quiet = np.zeros(RATE // 5, dtype=np.int16)
+    return _utterance(name, np.concatenate([quiet, asyncio.run(_espeak(text)), quiet]))
+
+
 def test_utterances(espeak: bool = True) -> list[Utterance]:
     """Real speech: the preamble cut at its pauses, "testing 123", and questions in eSpeak NG's voice.
 
     eSpeak is a different synthesiser from the agent's Piper voice, so the agent does not hear itself.
     """
-    import asyncio
-
     preamble = cut_phrases(load_speech(PREAMBLE))
     found = [_utterance(f"preamble {i + 1}", pcm) for i, pcm in enumerate(preamble)]
     found.append(_utterance("testing 123", load_speech(TESTING)))
     if espeak:
-        for i, question in enumerate(QUESTIONS):
-            pcm = asyncio.run(_espeak(question))
-            quiet = np.zeros(RATE // 5, dtype=np.int16)
-            found.append(_utterance(f"espeak q{i + 1}", np.concatenate([quiet, pcm, quiet])))
+        found.extend(espeak_utterance(f"espeak q{i + 1}", question) for i, question in enumerate(QUESTIONS))
     return found
 
 
@@ -463,7 +466,8 @@ class TurnTiming:
     last_audio: float = float("nan")
     user_started: float = float("nan")
     agent_started: dict[str, float] | None = None
-    #: ConversationText of the turn, as (role, content): what the server heard and what the agent said.
+    #: ConversationText of the turn, as (role, content): what the server heard and what the agent said;
+    #: an Error's description comes as ("error", description).
     texts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -529,11 +533,15 @@ class Conversation:
         async def on_text(_: object, conversation_text: Any, **__: object) -> None:
             self.timing.texts.append((conversation_text.role, conversation_text.content))
 
+        async def on_error(_: object, error: Any, **__: object) -> None:
+            self.timing.texts.append(("error", str(getattr(error, "description", error))))
+
         client.on(Events.AudioData, on_audio)
         client.on(Events.AgentStartedSpeaking, on_started)
         client.on(Events.UserStartedSpeaking, on_user)
         client.on(Events.AgentAudioDone, on_done)
         client.on(Events.ConversationText, on_text)
+        client.on(Events.Error, on_error)
         if not await client.start(self.settings or SettingsConfigurationOptions()):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
@@ -586,6 +594,7 @@ class Conversation:
             "agent_started": self.timing.agent_started,
             "heard": " ".join(text for role, text in self.timing.texts if role == "user"),
             "replied": " ".join(text for role, text in self.timing.texts if role == "assistant"),
+            "errors": [text for role, text in self.timing.texts if role == "error"],
         }
 
     async def turn(self, utterance: Utterance, limit: float = 20.0) -> dict[str, Any]:

@@ -40,9 +40,14 @@ async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None 
         local = LocalLlmConfig()
         reply = {"max_tokens": local.max_tokens, "temperature": local.temperature, "seed": local.seed}
         provider = {"base_url": llm_url, "model": "smollm2", "extra_body": reply}
-        registry = EngineRegistry.load_default(
-            EngineConfig.from_mapping({"providers": {"open_ai": provider}} if llm_url else {})
-        )
+        engines: dict[str, Any] = {"providers": {"open_ai": provider}} if llm_url else {}
+        threads = os.environ.get("VOICEWIRE_BENCH_LLM_THREADS")
+        if threads:
+            # On a box shared with other busy processes llama.cpp's threads spin at every barrier while the
+            # other thread waits for a core: at a load average of 13 on 2 cores, 77 prompt + 40 generated
+            # tokens took 38 s with 2 threads and 4.1 s with 1 (idle: 0.5 s).
+            engines["llm"] = {"n_threads": int(threads)}
+        registry = EngineRegistry.load_default(EngineConfig.from_mapping(engines))
         await registry.warm_up()
     else:
         registry = _scripted_registry(gate_dbfs)
@@ -124,12 +129,25 @@ def serve_workers(workers: int, gate_dbfs: float | None, use_uvloop: bool) -> No
 class ServerProcess:
     """Start the server (optionally pinned to one CPU) and wait until it listens."""
 
-    def __init__(self, mode: str, cpu: int | None = None, options: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        mode: str,
+        cpu: int | None = None,
+        options: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`options` go to `python -m benchmarks.server`; `env` adds variables to the server's environment
+        (e.g. `VOICEWIRE_*`)."""
         command = [sys.executable, "-m", "benchmarks.server", mode, *options]
         if cpu is not None:
             command = ["taskset", "-c", str(cpu), *command]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            command,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env} if env else None,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.common import FloodPeer, cut_phrases, load_speech, speech_bounds, summary
 
 from benchmarks import __main__ as bench
+from benchmarks import replies
 
 
 def test_summary_percentiles() -> None:
@@ -82,3 +83,34 @@ def test_vad_gate_benchmark_quick(tmp_path: Path) -> None:
     assert bench.run("vad_gate", ["--quick", "--json", str(out)]) == 0
     recordings = json.loads(out.read_text())["recordings"]
     assert recordings and all(r["decisions_differ"] < 0.05 for r in recordings)
+
+
+def test_replies_are_judged_against_what_was_heard() -> None:
+    turns = [
+        {"heard": "Establish justice.", "replied": "Establish justice.", "keywords": ["law"]},
+        {"heard": "What is the law?", "replied": "Courts apply the law.", "keywords": ["court", "law"]},
+        {"heard": "And then?", "replied": "Courts apply the law.", "keywords": ["court"]},
+        {"heard": "Hello?", "replied": "", "keywords": ["hi"]},
+    ]
+    replies.judge(turns)
+    assert [(t["echo"], t["repeat"], t["empty"]) for t in turns] == [
+        (True, False, False),
+        (False, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+    assert [t["relevant"] for t in turns] == [False, True, True, False]
+    assert replies.rates(turns)["echo"] == 0.25
+
+
+def test_replies_scenarios_have_thirty_turns() -> None:
+    assert len(replies.SCENARIOS) == 3
+    assert sum(len(scenario.lines) for scenario in replies.SCENARIOS) >= 30
+
+
+@pytest.mark.models
+def test_replies_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "replies.json"
+    assert bench.run("replies", ["--quick", "--json", str(out)]) == 0
+    turns = json.loads(out.read_text())["turns"]
+    assert len(turns) == 2 and all(turn["heard"] for turn in turns)

@@ -118,3 +118,16 @@ async def test_a_conversation_longer_than_the_context_still_gets_a_reply(smollm2
     ]  # about 3,000 tokens against a 2,048-token context
     events = await collect(smollm2, [SYSTEM, *history, ChatMessage("user", "Thanks! Goodbye.")], [])
     assert any(isinstance(event, TextDelta) and event.text.strip() for event in events)
+
+
+@pytest.mark.models
+async def test_a_reply_written_again_starts_differently_and_keeps_unspeakable_tokens_banned(
+    smollm2: LlamaCppLlm,
+) -> None:
+    messages = [SYSTEM, ChatMessage("user", "Establish justice.")]
+    first = "".join(e.text for e in await collect(smollm2, messages, []) if isinstance(e, TextDelta))
+    again = [e async for e in smollm2.stream_again(messages, avoid=[first], attempt=1)]
+    text = "".join(e.text for e in again if isinstance(e, TextDelta))
+    assert text.split() and first.split()
+    assert text.split()[0] != first.split()[0]
+    assert "{" not in text and "`" not in text

@@ -23,6 +23,22 @@ A call goes into the prompt as the JSON the model would have written, and its re
 Plain replies are sampled with every token containing "{" or "`" banned: nothing spoken needs a brace or
 a code fence, and without the ban the model sometimes answered a function result by repeating the JSON call
 above it or by writing Python.
+
+Sampling (temperature 0.5, repeat penalty 1.15; llama.cpp's top-k 40, top-p 0.95, min-p 0.05) was chosen on
+the 33 scripted turns of `bench replies`, fed as text to this engine behind `server.reply_guard` (1 thread,
+a loaded 2-core box, one run per seed; relevance = the benchmark's keyword score). Openings the guard had
+to reject, fallbacks and relevance:
+
+    temperature / repeat penalty   0.2 / 1.0   0.5 / 1.0       0.5 / 1.15      0.7 / 1.15      0.7 / 1.3
+    rejected openings (seeds)      18 (1 fb)   7, 2            4, 8            3               2
+    relevance                      42%         24%, 52%        55%, 36%        52%             48%
+
+At 0.2 a stuck reply comes back nearly word for word (before the guard: a third of the turns repeated the
+previous reply); every rejection costs a new first piece (on that loaded box the first piece took a
+median 1.0-1.2 s without a rejection and 2.1-2.8 s with one). Relevance swings with the seed because the
+model sometimes switches language for the rest of a conversation (Italian after "Luigi's, an Italian
+restaurant", French once).
+The repeat penalty also acts on the prompt's last 64 tokens, that is on the caller's words.
 """
 
 from __future__ import annotations
@@ -40,6 +56,9 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+
 from voicewire.engines._worker import iterate_in_thread
 from voicewire.engines.base import ChatMessage, EngineError, LlmEvent, TextDelta, ToolCall, ToolSpec
 from voicewire.engines.context_window import window_start
@@ -47,6 +66,10 @@ from voicewire.engines.context_window import window_start
 logger = logging.getLogger(__name__)
 
 SMOLLM2_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+#: Sampling of replies, chosen with `voicewire bench replies` (see the module docstring).
+DEFAULT_TEMPERATURE: Final = 0.5
+DEFAULT_REPEAT_PENALTY: Final = 1.15
 
 #: A call is a few dozen tokens; the cap only guards against a grammar that never closes.
 _MAX_CALL_TOKENS: Final = 160
@@ -62,6 +85,8 @@ _PROMPT_MARGIN: Final = 16
 
 #: Added to the logit of a banned token: far below any real logit, yet finite so sampling stays well defined.
 _BANNED: Final = -100.0
+#: Temperature of a reply written again after the guard rejected one (see `stream_again`).
+_RETRY_TEMPERATURE: Final = 0.7
 #: Byte sequences that start JSON or markdown code, never speech.
 _UNSPEAKABLE: Final = (b"{", b"`")
 
@@ -72,6 +97,27 @@ _STOPWORDS: Final = frozenset(
     where which who will with would you your current check fetch find info information look lookup data
     value values list new name""".split()  # noqa: SIM905 - a word list reads better as text
 )
+
+
+class _Steering:
+    """A llama.cpp logits processor: a fixed bias on every token, and tokens the reply may not start with.
+
+    llama.cpp calls it once per sampled token, so its first call is the reply's first token."""
+
+    def __init__(self, bias: dict[int, float], banned_first: set[int]) -> None:
+        self._ids = np.fromiter(bias, dtype=np.intc, count=len(bias))
+        self._values = np.fromiter(bias.values(), dtype=np.single, count=len(bias))
+        self._banned_first = np.fromiter(banned_first, dtype=np.intc, count=len(banned_first))
+        self._first = True
+
+    def __call__(
+        self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]
+    ) -> npt.NDArray[np.single]:
+        scores[self._ids] += self._values
+        if self._first:
+            self._first = False
+            scores[self._banned_first] += _BANNED
+        return scores
 
 
 def smollm2_path() -> Path:
@@ -177,7 +223,13 @@ class LlamaCppLlm:
     """One `Llama` instance, used by one generation at a time (its KV cache is its state)."""
 
     def __init__(
-        self, llama: Any, *, name: str = "smollm2-135m", max_tokens: int = 100, temperature: float = 0.2
+        self,
+        llama: Any,
+        *,
+        name: str = "smollm2-135m",
+        max_tokens: int = 100,
+        temperature: float = DEFAULT_TEMPERATURE,
+        repeat_penalty: float = DEFAULT_REPEAT_PENALTY,
     ) -> None:
         self._llama = llama
         self._lock = threading.Lock()
@@ -189,6 +241,7 @@ class LlamaCppLlm:
         self.name = name
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.repeat_penalty = repeat_penalty
         # The history repeats every turn: count each message's tokens once (5 ms a turn at a full context).
         self._content_tokens = functools.lru_cache(maxsize=_COUNTED_MESSAGES)(self._count_tokens)
 
@@ -200,7 +253,8 @@ class LlamaCppLlm:
         n_ctx: int = 2048,
         n_threads: int = 2,
         max_tokens: int = 100,
-        temperature: float = 0.2,
+        temperature: float = DEFAULT_TEMPERATURE,
+        repeat_penalty: float = DEFAULT_REPEAT_PENALTY,
         seed: int = 1234,
     ) -> LlamaCppLlm:
         """Load SmolLM2-135M-Instruct (Q4_1) from its wheel, or any chat GGUF at `model_path`.
@@ -220,7 +274,9 @@ class LlamaCppLlm:
         )
         logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
         name = path.stem.lower() if model_path else "smollm2-135m"
-        return cls(llama, name=name, max_tokens=max_tokens, temperature=temperature)
+        return cls(
+            llama, name=name, max_tokens=max_tokens, temperature=temperature, repeat_penalty=repeat_penalty
+        )
 
     @property
     def busy(self) -> bool:
@@ -270,15 +326,16 @@ class LlamaCppLlm:
         *,
         grammar: Any = None,
         bias: dict[int, float] | None = None,
+        **sampling: Any,
     ) -> AsyncGenerator[str, None]:
         def tokens(stop: threading.Event) -> Iterator[str]:
             chunks = self._llama.create_chat_completion(
                 self._fit(prompt, max_tokens),
                 stream=True,
                 max_tokens=max_tokens,
-                temperature=self.temperature,
                 grammar=grammar,
                 logit_bias=bias,
+                **{"temperature": self.temperature, "repeat_penalty": self.repeat_penalty, **sampling},
             )
             try:
                 for chunk in chunks:
@@ -290,9 +347,40 @@ class LlamaCppLlm:
 
         return iterate_in_thread(tokens, self._lock, what=f"LLM {self.name}", max_ahead=_TOKENS_AHEAD)
 
-    async def _reply(self, prompt: list[dict[str, str]]) -> AsyncGenerator[LlmEvent, None]:
+    def stream_again(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        avoid: Sequence[str],
+        attempt: int,
+        tools: Sequence[ToolSpec] = (),
+        model: str | None = None,
+    ) -> AsyncGenerator[LlmEvent, None]:
+        """A reply written again after `reply_guard` rejected the openings in `avoid` (`Resampling`).
+
+        The same prompt at the same temperature mostly gives the same opening again, so the first token of
+        each rejected opening may not start this one, and sampling is hotter (`_RETRY_TEMPERATURE`).
+        """
+        prompt = render_messages(messages, tools)
+        last = messages[-1] if messages else None
+        wanted = relevant_tools(last.content, tools) if last is not None and last.role == "user" else []
+        if wanted:
+            return self._call(prompt, wanted)
+        first = {tokens[0] for text in avoid if (tokens := self._token_ids(text))}
+        steering = _Steering(self._unspeakable, first)
+        retry = {"temperature": max(self.temperature, _RETRY_TEMPERATURE), "logits_processor": [steering]}
+        logger.debug("reply attempt %d avoids %d opening(s)", attempt + 1, len(avoid))
+        return self._reply(prompt, **retry)
+
+    def _token_ids(self, text: str) -> list[int]:
+        return list(self._llama.tokenize(text.strip().encode(), add_bos=False))
+
+    async def _reply(self, prompt: list[dict[str, str]], **sampling: Any) -> AsyncGenerator[LlmEvent, None]:
+        # llama-cpp-python drops a logit bias given together with a logits processor (`list.extend` returns
+        # None), so a processor, when there is one, carries the bias itself.
+        bias = None if "logits_processor" in sampling else self._unspeakable
         # Closing this generator must stop the model now, not whenever the inner one is garbage collected.
-        async with aclosing(self._generate(prompt, self.max_tokens, bias=self._unspeakable)) as pieces:
+        async with aclosing(self._generate(prompt, self.max_tokens, bias=bias, **sampling)) as pieces:
             async for text in pieces:
                 yield TextDelta(text)
 

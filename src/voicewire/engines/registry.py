@@ -38,6 +38,7 @@ from voicewire.engines.base import (
     TextToSpeech,
     VoiceActivityDetector,
 )
+from voicewire.engines.llm_llamacpp import DEFAULT_REPEAT_PENALTY, DEFAULT_TEMPERATURE
 
 if TYPE_CHECKING:
     from voicewire.engines.stt_deepgram import DeepgramStt
@@ -200,7 +201,9 @@ class LocalLlmConfig:
 
     model_path: str | None = None
     max_tokens: int = 100
-    temperature: float = 0.2
+    temperature: float = DEFAULT_TEMPERATURE
+    #: llama.cpp's penalty on tokens among the last 64 (prompt included), which damps echoes and loops.
+    repeat_penalty: float = DEFAULT_REPEAT_PENALTY
     n_ctx: int = 2048
     n_threads: int = 2
     #: Fixed, so a server replays a conversation with the same replies (and benchmark runs compare like
@@ -370,6 +373,7 @@ class EngineRegistry:
             n_threads=config.llm.n_threads,
             max_tokens=config.llm.max_tokens,
             temperature=config.llm.temperature,
+            repeat_penalty=config.llm.repeat_penalty,
             seed=config.llm.seed,
         )
         remote_stt, remote_tts = _load_remote_speech(

@@ -19,6 +19,7 @@ from voicewire.engines.base import ChatMessage, LanguageModel, TextDelta, ToolCa
 from voicewire.server.clock import Clock
 from voicewire.server.functions import FunctionRunner
 from voicewire.server.reply import Reply
+from voicewire.server.reply_guard import guard_reply
 from voicewire.server.sentences import SentenceSplitter
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ async def _stream_round(
     splitter = SentenceSplitter()
     text: list[str] = []
     calls: list[ToolCall] = []
-    stream = llm.stream(messages, tools=tools, model=model)
+    stream = guard_reply(llm, messages, tools=tools, model=model)
     try:
         async for event in stream:
             if isinstance(event, TextDelta):

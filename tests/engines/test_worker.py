@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import iterate_in_thread, iterate_pieces_in_thread
 from voicewire.engines.base import EngineError
 
 
@@ -109,4 +109,26 @@ async def test_with_max_ahead_a_paused_consumer_pauses_the_producer() -> None:
     assert len(produced) <= 4
     assert [await anext(stream) for _ in range(5)] == [1, 2, 3, 4, 5]
     await stream.aclose()
+    assert not lock.locked()
+
+
+async def test_pieces_take_the_lock_one_at_a_time() -> None:
+    """Between two pieces another user of the model gets its turn, and a consumer that stops does not wait
+    for the rest of the text."""
+    lock = threading.Lock()
+    started: list[str] = []
+    held_between: list[bool] = []
+
+    def produce(piece: str, stop: threading.Event) -> Iterator[str]:
+        started.append(piece)
+        yield piece
+
+    stream = iterate_pieces_in_thread(["a", "b", "c"], produce, lock, what="test")
+    assert await anext(stream) == "a"
+    await asyncio.sleep(0.1)
+    held_between.append(lock.locked())
+    assert await anext(stream) == "b"
+    await stream.aclose()
+    assert started == ["a", "b"]
+    assert held_between == [False]
     assert not lock.locked()

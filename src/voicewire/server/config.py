@@ -66,6 +66,11 @@ class ServerConfig:
     max_binary_frame_bytes: int = 1024 * 1024
     #: The system prompt, including every `UpdateInstructions` appended to it.
     max_instructions_bytes: int = 64 * 1024
+    #: Text one InjectAgentMessage (or the greeting) may ask the agent to speak; beyond, an Error.
+    max_inject_chars: int = 4000
+    #: Events queued for a client that does not read (agent audio excluded: it is paced and back-pressured);
+    #: a client that falls this far behind is disconnected (close code 1008).
+    max_outbox_bytes: int = 4 * 1024 * 1024
     #: Audio buffered while waiting for settings (10 s of 48 kHz linear16); beyond, the oldest is dropped.
     pre_settings_audio_bytes: int = 10 * 48000 * 2
     #: A session with no message and no audio for this long gets an Error (CLIENT_MESSAGE_TIMEOUT), then a

@@ -26,6 +26,7 @@ from voicewire.protocol.agent import (
 from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat
 from voicewire.server.config import ServerConfig
 from voicewire.server.functions import host_allowed
+from voicewire.server.limits import inject_limit_problem
 from voicewire.server.reply import ReplyOptions
 from voicewire.server.turns import TurnDetector
 
@@ -74,6 +75,8 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
     prompt = settings.think.prompt
     if prompt and len(prompt.encode("utf-8")) > config.max_instructions_bytes:
         raise SettingsRejected(ErrorCode.INVALID_SETTINGS, prompt_limit_text(config))
+    if settings.greeting and (problem := inject_limit_problem("greeting", settings.greeting, config)):
+        raise SettingsRejected(ErrorCode.INVALID_SETTINGS, problem)
     thinker = choose_thinker(settings.think.providers, engines, config)
     return Pipeline(
         decoder=InputDecoder(input_format),

@@ -99,6 +99,7 @@ from voicewire.server.configuration import (
 from voicewire.server.early_audio import EarlyAudio
 from voicewire.server.functions import FunctionRunner
 from voicewire.server.idle import IdleWatchdog
+from voicewire.server.limits import inject_limit_problem
 from voicewire.server.metrics import ReplyKind, TurnMetrics
 from voicewire.server.outbox import Outbox
 from voicewire.server.reply import Reply
@@ -343,6 +344,8 @@ class Session:
     def _inject(self, text: str) -> None:
         if not text.strip():
             self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, "InjectAgentMessage.message is empty")
+        elif problem := inject_limit_problem("InjectAgentMessage.message", text, self._config):
+            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, problem)
         elif self.state is State.LISTENING:
             self._speak("inject", text, record=True)
         elif (
@@ -360,6 +363,9 @@ class Session:
         """A user turn given as text: answered like a transcript (see the module docstring)."""
         if not text.strip():
             self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, "InjectUserMessage.content is empty")
+            return
+        if problem := inject_limit_problem("InjectUserMessage.content", text, self._config):
+            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, problem)
             return
         if self.state is State.USER_SPEAKING:
             self._outbox.send(InjectionRefused("The user is speaking; try again when they stop"))

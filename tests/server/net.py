@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -106,6 +107,9 @@ class HttpService:
         return f"http://{self.netloc}{path}"
 
 
+_BOMB = gzip.compress(bytes(50_000_000), compresslevel=9)
+
+
 @contextlib.contextmanager
 def http_service() -> Iterator[HttpService]:
     service = HttpService()
@@ -121,6 +125,9 @@ def http_service() -> Iterator[HttpService]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if self.path.startswith(("/big", "/bomb", "/trickle")):
+                self._hostile()
+                return
             status = 500 if self.path.startswith("/fail") else 200
             if self.path.startswith("/slow"):
                 threading.Event().wait(1.0)
@@ -130,6 +137,29 @@ def http_service() -> Iterator[HttpService]:
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
+
+        def _hostile(self) -> None:
+            """/big: 20 MB of text; /bomb: 50 MB of zeros as 50 KB of gzip; /trickle: a byte per 0.1 s."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            if self.path.startswith("/bomb"):
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(_BOMB)))
+                self.end_headers()
+                self.wfile.write(_BOMB)
+                return
+            self.end_headers()
+            try:
+                if self.path.startswith("/big"):
+                    for _ in range(20):
+                        self.wfile.write(b"a" * 1_000_000)
+                else:
+                    for _ in range(100):
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                        threading.Event().wait(0.1)
+            except OSError:
+                pass  # the client stopped reading, as it should
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

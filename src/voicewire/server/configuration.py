@@ -18,6 +18,7 @@ from voicewire.engines.registry import EngineRegistry, UnknownModelError, VoiceC
 from voicewire.protocol.agent import (
     AgentSettings,
     ErrorCode,
+    FunctionSpec,
     SpeakProvider,
     ThinkProvider,
     Warning,
@@ -25,7 +26,7 @@ from voicewire.protocol.agent import (
 )
 from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat
 from voicewire.server.config import ServerConfig
-from voicewire.server.functions import host_allowed
+from voicewire.server.functions import FunctionSpecError, check_functions, host_allowed
 from voicewire.server.limits import inject_limit_problem
 from voicewire.server.reply import ReplyOptions
 from voicewire.server.turns import TurnDetector
@@ -78,6 +79,7 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
     if settings.greeting and (problem := inject_limit_problem("greeting", settings.greeting, config)):
         raise SettingsRejected(ErrorCode.INVALID_SETTINGS, problem)
     thinker = choose_thinker(settings.think.providers, engines, config)
+    check_function_specs(settings.think.functions)
     return Pipeline(
         decoder=InputDecoder(input_format),
         detector=TurnDetector(engines.new_vad(), config.turns),
@@ -121,6 +123,13 @@ def choose_thinker(
         "think.endpoint: the server may not call this host (not on its function_call_allowlist); "
         "leave the endpoint out to use the server's own language models",
     )
+
+
+def check_function_specs(functions: Sequence[FunctionSpec]) -> None:
+    try:
+        check_functions(functions)
+    except FunctionSpecError as exc:
+        raise SettingsRejected(ErrorCode.INVALID_SETTINGS, f"think.functions: {exc}") from exc
 
 
 def prompt_limit_text(config: ServerConfig) -> str:

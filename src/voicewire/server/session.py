@@ -91,6 +91,7 @@ from voicewire.server.configuration import (
     Pipeline,
     SettingsRejected,
     Thinker,
+    check_function_specs,
     choose_thinker,
     choose_voice,
     configure,
@@ -238,6 +239,7 @@ class Session:
                 assert pipeline is not None
                 try:
                     thinker = choose_thinker(think_settings.providers, self._engines, self._config)
+                    check_function_specs(think_settings.functions)
                 except SettingsRejected as exc:
                     self._error(exc.code, f"{exc.description}; think was not changed")
                     return

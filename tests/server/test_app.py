@@ -173,10 +173,12 @@ async def test_a_large_text_frame_is_an_error_and_the_session_continues() -> Non
         assert await receive(ws) == {"type": "InstructionsUpdated"}
 
 
-async def test_a_binary_frame_over_the_limit_closes_with_1009() -> None:
+async def test_a_binary_frame_over_the_limit_gets_an_error_then_closes_with_1009() -> None:
     async with running(fast_config(max_binary_frame_bytes=64 * 1024)) as server, client(server.url) as ws:
         await receive(ws)
         await ws.send(b"\x00" * (64 * 1024 + 2))
+        error = await receive(ws)
+        assert isinstance(error, dict) and error["type"] == "Error" and "1009" in error["description"]
         with pytest.raises(ConnectionClosed) as closed:
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

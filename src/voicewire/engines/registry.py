@@ -30,6 +30,7 @@ from voicewire.engines.base import (
     TextToSpeech,
     VoiceActivityDetector,
 )
+from voicewire.quoting import excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -317,8 +318,8 @@ class EngineRegistry:
         engine = self._engine_with_voice(speak_model)
         if engine is None:
             raise UnknownModelError(
-                f"unknown speak model {speak_model!r}: use an aura-* name, None for the default voice, "
-                "or a voice of a loaded engine (e.g. 'en_US-joe-medium', 'joe', 'en-us')"
+                f"unknown speak model {excerpt(speak_model)}: use an aura-* name, None for the default "
+                "voice, or a voice of a loaded engine (e.g. 'en_US-joe-medium', 'joe', 'en-us')"
             )
         return VoiceChoice(engine, speak_model)
 

@@ -35,6 +35,7 @@ from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.connection import Connection
 from voicewire.server.metrics import TurnMetrics
+from voicewire.server.oversize import AgentConnection
 from voicewire.server.session import Session
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,10 @@ TOKEN_SUBPROTOCOL = Subprotocol("token")
 METRICS_LIMIT = 200
 #: Close code for "the server is full": 1013, try again later.
 TRY_AGAIN_LATER = 1013
+KEEPALIVE_INTERVAL_S = 20.0
+#: How long a close handshake may take before the TCP connection is dropped (a peer that does not read).
+CLOSE_TIMEOUT_S = 5.0
+WRITE_LIMIT_BYTES = 64 * 1024
 
 
 class AgentServer:
@@ -78,7 +83,14 @@ class AgentServer:
             process_request=self._process_request,
             select_subprotocol=_select_subprotocol,
             max_size=self.config.max_binary_frame_bytes,
+            create_connection=AgentConnection,
             compression=None,
+            # A peer that stops answering pings is dropped within 40 s; websockets' own buffer holds at most
+            # `write_limit` bytes, beyond which the outbox holds and bounds the backlog (max_outbox_bytes).
+            ping_interval=KEEPALIVE_INTERVAL_S,
+            ping_timeout=KEEPALIVE_INTERVAL_S,
+            close_timeout=CLOSE_TIMEOUT_S,
+            write_limit=WRITE_LIMIT_BYTES,
             server_header="voicewire",
             logger=websockets_logger("server"),
         )

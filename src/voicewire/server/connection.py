@@ -33,7 +33,13 @@ class Connection:
     ) -> None:
         self.wire = wire
         self._max_text = config.max_text_frame_bytes
-        self.session = Session(config, engines, Outbox(transport, wire), clock=clock, session_id=session_id)
+        self.session = Session(
+            config,
+            engines,
+            Outbox(transport, wire, max_bytes=config.max_outbox_bytes),
+            clock=clock,
+            session_id=session_id,
+        )
 
     def start(self) -> None:
         self.session.start()

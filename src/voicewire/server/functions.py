@@ -25,6 +25,7 @@ import httpx
 
 from voicewire.engines.base import ToolCall, ToolSpec
 from voicewire.protocol.agent import ErrorCode, Event, FunctionCallFinished, FunctionCallStarted, FunctionSpec
+from voicewire.quoting import excerpt
 from voicewire.server.clock import Clock
 from voicewire.server.http_call import (
     FunctionCallError,
@@ -135,7 +136,9 @@ class FunctionRunner:
         try:
             function = self._functions.get(call.name)
             if function is None:
-                raise FunctionCallError(f"the model called {call.name!r}, which is not in think.functions")
+                raise FunctionCallError(
+                    f"the model called {excerpt(call.name)}, which is not in think.functions"
+                )
             if function.client_side:
                 return await self._ask_client(call)
             return await self._call_http(function, call)
@@ -143,7 +146,7 @@ class FunctionRunner:
             return self._failed(call, exc)
 
     def _failed(self, call: ToolCall, exc: FunctionCallError) -> str:
-        self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {call.name!r} failed: {exc}")
+        self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {excerpt(call.name)} failed: {exc}")
         return json.dumps({"error": str(exc)})
 
     def resolve(self, function_call_id: str, output: str) -> bool:
@@ -182,11 +185,11 @@ class FunctionRunner:
         url = function.endpoint.url
         if not host_allowed(url, self._allowlist):
             raise FunctionCallError(
-                f"the server may not call {urlsplit(url).netloc or url!r} (not on its allowlist)"
+                f"the server may not call {excerpt(urlsplit(url).netloc or url)} (not on its allowlist)"
             )
         method = (function.endpoint.method or "POST").upper()
         if method not in _METHODS:
-            raise FunctionCallError(f"unsupported method {method!r}")
+            raise FunctionCallError(f"unsupported method {excerpt(method)}")
         arguments = _arguments(call.arguments)
         headers = {k: v for k, v in function.endpoint.headers.items() if k.lower() not in _FORBIDDEN_HEADERS}
         self._send(FunctionCallStarted(call.id, call.name, call.arguments, client_side=False))

@@ -8,11 +8,17 @@ messages right away; the writer preserves their order. Agent audio goes through 
 sender waits until each frame is written (back-pressure from a slow client reaches the pacer), and a
 barge-in drops the frames that are queued but not yet written, so no stale audio follows
 `UserStartedSpeaking`.
+
+Other events are encoded as they are queued and counted: a client that stops reading while the session
+keeps producing messages (errors for a flood of bad frames, transcripts, history) would otherwise grow the
+queue without bound. Beyond `max_bytes` the backlog is dropped, the write in progress abandoned, and the
+connection closed with 1008 (policy violation) and a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from typing import Protocol
@@ -45,13 +51,24 @@ class _Close:
     reason: str
 
 
+#: The close code and reason for a client that fell more than `max_bytes` behind.
+SLOW_READER_CLOSE = (1008, "client is not reading; too many messages queued")
+#: Unbounded unless given: tests and tools that drive an `Outbox` directly.
+UNBOUNDED = 2**62
+
+
 class Outbox:
-    def __init__(self, transport: Transport, wire: WireFormat) -> None:
+    def __init__(self, transport: Transport, wire: WireFormat, *, max_bytes: int = UNBOUNDED) -> None:
         self._transport = transport
         self._wire = wire
-        self._queue: asyncio.Queue[Event | _Audio | _Close] = asyncio.Queue()
+        self._queue: asyncio.Queue[str | bytes | _Audio | _Close] = asyncio.Queue()
         self._audio: list[_Audio] = []
         self._closed = False
+        self._max_bytes = max_bytes
+        #: Bytes of encoded events queued and not yet written.
+        self.queued_bytes = 0
+        self._overflowed = False
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -60,8 +77,16 @@ class Outbox:
 
     def send(self, event: Event) -> None:
         """Queue an event; agent audio sent this way is not paced (a WAV header)."""
-        if not self._closed:
-            self._queue.put_nowait(event)
+        if self._closed:
+            return
+        frame = self._wire.encode(event)
+        if frame is None:
+            return
+        self.queued_bytes += len(frame)
+        if self.queued_bytes > self._max_bytes:
+            self._overflow()
+            return
+        self._queue.put_nowait(frame)
 
     async def send_audio(self, data: bytes) -> bool:
         """Queue one frame of agent audio; True once written, False if dropped by a barge-in or a close."""
@@ -85,29 +110,51 @@ class Outbox:
             self._queue.put_nowait(_Close(code, reason))
             self._closed = True
 
+    def _overflow(self) -> None:
+        """Drop the backlog and close at once, even while a write is stuck on a full socket."""
+        logger.info("closing a connection whose client stopped reading (%d bytes queued)", self.queued_bytes)
+        self._overflowed = True
+        self._closed = True
+        self.drop_audio()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.queued_bytes = 0
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+
     async def run(self) -> None:
+        self._writer = writer = asyncio.current_task()
         try:
-            while True:
-                item = await self._queue.get()
-                if isinstance(item, _Close):
-                    await self._transport.close(item.code, item.reason)
-                    return
-                if isinstance(item, _Audio):
-                    if item.written.done():
-                        continue
-                    self._audio.remove(item)
-                    await self._write(item.event)
-                    if not item.written.done():
-                        item.written.set_result(True)
-                    continue
-                await self._write(item)
+            if not self._overflowed:
+                await self._drain()
+        except asyncio.CancelledError:
+            if not self._overflowed or writer is None:
+                raise
+            writer.uncancel()
         except ConnectionClosed:
             logger.debug("connection closed while sending")
         finally:
             self._closed = True
             self.drop_audio()
+        if self._overflowed:
+            with contextlib.suppress(ConnectionClosed):
+                await self._transport.close(*SLOW_READER_CLOSE)
 
-    async def _write(self, event: Event) -> None:
-        frame = self._wire.encode(event)
-        if frame is not None:
-            await self._transport.send(frame)
+    async def _drain(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Close):
+                await self._transport.close(item.code, item.reason)
+                return
+            if isinstance(item, _Audio):
+                if item.written.done():
+                    continue
+                self._audio.remove(item)
+                frame = self._wire.encode(item.event)
+                if frame is not None:
+                    await self._transport.send(frame)
+                if not item.written.done():
+                    item.written.set_result(True)
+                continue
+            await self._transport.send(item)
+            self.queued_bytes -= len(item)

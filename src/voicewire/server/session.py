@@ -85,6 +85,7 @@ from voicewire.protocol.agent import (
     WarningCode,
     Welcome,
 )
+from voicewire.quoting import excerpt
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.configuration import (
@@ -262,7 +263,7 @@ class Session:
                 if not self._functions.resolve(call_id, content):
                     self._error(
                         ErrorCode.UNKNOWN_FUNCTION_CALL_ID,
-                        f"No function call with id {call_id!r} is waiting for a response",
+                        f"No function call with id {excerpt(call_id)} is waiting for a response",
                     )
             case _:
                 assert_never(command)

@@ -19,6 +19,7 @@ from tests.server.timeline import pcm_frame, silence, speech
 from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
 from voicewire.server import AgentServer, ServerConfig, TurnConfig
+from voicewire.server.clock import Clock
 
 FAST_TURNS = TurnConfig(
     end_of_turn_ms=200, onset_windows=2, min_speech_ms=100, tail_ms=100, speculative_stt=False
@@ -38,9 +39,9 @@ def fast_registry(
 
 @contextlib.asynccontextmanager
 async def running(
-    config: ServerConfig | None = None, registry: EngineRegistry | None = None
+    config: ServerConfig | None = None, registry: EngineRegistry | None = None, *, clock: Clock | None = None
 ) -> AsyncIterator[AgentServer]:
-    async with AgentServer(config or fast_config(), registry or fast_registry()) as server:
+    async with AgentServer(config or fast_config(), registry or fast_registry(), clock=clock) as server:
         yield server
 
 

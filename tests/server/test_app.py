@@ -73,11 +73,11 @@ async def test_a_whole_conversation_over_a_socket_with_settings_sent_before_welc
 
 
 class TestAuthentication:
-    KEY = "s3cret-key"
+    KEY = "s3cret-key-0123456789"
 
     @pytest.fixture
     def config(self) -> Any:
-        return fast_config(api_keys=(self.KEY, "other-key"))
+        return fast_config(api_keys=(self.KEY, "other-key-0123456789"))
 
     @pytest.mark.parametrize(
         "headers",
@@ -117,7 +117,7 @@ class TestAuthentication:
 
     async def test_a_key_as_the_token_subprotocol_pair(self, config: Any) -> None:
         async with running(config) as server:
-            async with client(server.url, subprotocols=["token", "other-key"]) as ws:  # type: ignore[list-item]
+            async with client(server.url, subprotocols=["token", "other-key-0123456789"]) as ws:  # type: ignore[list-item]
                 assert ws.subprotocol == "token"
                 assert (await receive(ws))["type"] == "Welcome"  # type: ignore[index]
             with pytest.raises(InvalidStatus):
@@ -131,7 +131,7 @@ async def test_binding_a_public_address_without_keys_is_refused() -> None:
             pass
     async with AgentServer(fast_config(host="0.0.0.0", insecure=True), fast_registry()) as server:
         assert server.port > 0
-    async with AgentServer(fast_config(host="0.0.0.0", api_keys=("k",)), fast_registry()) as server:
+    async with AgentServer(fast_config(host="0.0.0.0", api_keys=("k" * 16,)), fast_registry()) as server:
         assert server.port > 0
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "VOICEWIRE_"
+#: Shorter keys could be guessed despite the throttling in `server.auth`.
+MIN_API_KEY_CHARS = 16
 
 
 class ConfigError(ValueError):
@@ -98,6 +100,12 @@ class ServerConfig:
             raise ConfigError(
                 f"refusing to listen on {self.host!r} without API keys: set api_keys "
                 "(or VOICEWIRE_API_KEYS), bind 127.0.0.1, or pass --insecure"
+            )
+        short = [key for key in self.api_keys if len(key) < MIN_API_KEY_CHARS]
+        if short:
+            raise ConfigError(
+                f"{len(short)} API key(s) shorter than {MIN_API_KEY_CHARS} characters: use long random keys "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
             )
         if not 0 < self.output_chunk_ms <= 100:
             raise ConfigError("output_chunk_ms must be between 1 and 100")

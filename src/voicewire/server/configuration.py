@@ -27,7 +27,7 @@ from voicewire.protocol.agent import (
 from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat
 from voicewire.server.config import ServerConfig
 from voicewire.server.functions import FunctionSpecError, check_functions, host_allowed
-from voicewire.server.limits import inject_limit_problem
+from voicewire.server.limits import inject_limit_problem, instructions_problem
 from voicewire.server.reply import ReplyOptions
 from voicewire.server.turns import TurnDetector
 
@@ -79,6 +79,8 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
     if settings.greeting and (problem := inject_limit_problem("greeting", settings.greeting, config)):
         raise SettingsRejected(ErrorCode.INVALID_SETTINGS, problem)
     thinker = choose_thinker(settings.think.providers, engines, config)
+    if prompt and (problem := instructions_problem(thinker.llm, prompt)):
+        raise SettingsRejected(ErrorCode.INVALID_SETTINGS, problem)
     check_function_specs(settings.think.functions)
     return Pipeline(
         decoder=InputDecoder(input_format),

@@ -104,14 +104,14 @@ class FunctionRunner:
         *,
         allowlist: Sequence[str],
         timeout: float,
-        max_result_chars: int = MAX_RESULT_CHARS,
         send: Callable[[Event], None],
         report: Callable[[ErrorCode, str], None],
         clock: Clock,
     ) -> None:
         self._allowlist = tuple(allowlist)
         self._timeout = timeout
-        self._max_result_chars = max_result_chars
+        #: Results are cut to this length: the session sets it to what its language model can read.
+        self.max_result_chars = MAX_RESULT_CHARS
         self._clock = clock
         self._send = send
         self._report = report
@@ -174,7 +174,7 @@ class FunctionRunner:
             await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
             if not future.done():
                 raise FunctionCallError(f"no FunctionCallResponse within {self._timeout:g} s")
-            return future.result()
+            return future.result()[: self.max_result_chars]
         finally:
             timer.cancel()
             future.cancel()
@@ -222,7 +222,7 @@ class FunctionRunner:
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False, timeout=self._timeout, trust_env=False)
         # A result holds at most `max_result_chars` characters of up to 4 UTF-8 bytes each.
-        cap = self._max_result_chars * 4
+        cap = self.max_result_chars * 4
         try:
             request = self._http.build_request(
                 method,
@@ -240,7 +240,7 @@ class FunctionRunner:
             raise FunctionCallError(f"request failed ({type(exc).__name__})") from exc
         except (ValueError, UnicodeError) as exc:
             raise FunctionCallError(f"the request could not be made ({type(exc).__name__})") from exc
-        text = text_of(body, response)[: self._max_result_chars]
+        text = text_of(body, response)[: self.max_result_chars]
         if response.is_redirect:
             raise FunctionCallError(f"HTTP {response.status_code} redirect not followed")
         if response.is_error:

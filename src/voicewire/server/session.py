@@ -99,9 +99,9 @@ from voicewire.server.configuration import (
     prompt_limit_text,
 )
 from voicewire.server.early_audio import EarlyAudio
-from voicewire.server.functions import FunctionRunner
+from voicewire.server.functions import MAX_RESULT_CHARS, FunctionRunner
 from voicewire.server.idle import IdleWatchdog
-from voicewire.server.limits import inject_limit_problem
+from voicewire.server.limits import inject_limit_problem, instructions_problem, result_chars
 from voicewire.server.metrics import ReplyKind, TurnMetrics
 from voicewire.server.outbox import Outbox
 from voicewire.server.reply import Reply
@@ -244,10 +244,13 @@ class Session:
                 except SettingsRejected as exc:
                     self._error(exc.code, f"{exc.description}; think was not changed")
                     return
-                if think_settings.prompt is not None and not self._update_prompt(think_settings.prompt):
+                if think_settings.prompt is not None and not self._update_prompt(
+                    think_settings.prompt, thinker
+                ):
                     return
                 await self._release_thinker()
                 pipeline.thinker = thinker
+                self._functions.max_result_chars = result_chars(thinker.llm, MAX_RESULT_CHARS)
                 self._functions.set_functions(think_settings.functions)
                 self._outbox.send(ThinkUpdated())
             case UpdateListen(listen):
@@ -315,6 +318,7 @@ class Session:
             self._error(exc.code, exc.description)
             return
         self._pipeline = pipeline
+        self._functions.max_result_chars = result_chars(pipeline.thinker.llm, MAX_RESULT_CHARS)
         self._send_history = settings.history
         if settings.think.prompt:
             self.instructions = settings.think.prompt
@@ -335,10 +339,14 @@ class Session:
         elif settings.greeting:
             self._speak("greeting", settings.greeting, record=True)
 
-    def _update_prompt(self, prompt: str) -> bool:
+    def _update_prompt(self, prompt: str, thinker: Thinker | None = None) -> bool:
         """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""
         if len(prompt.encode("utf-8")) > self._config.max_instructions_bytes:
             self._error(ErrorCode.INVALID_SETTINGS, prompt_limit_text(self._config))
+            return False
+        thinker = thinker or (self._pipeline.thinker if self._pipeline is not None else None)
+        if thinker is not None and (problem := instructions_problem(thinker.llm, prompt)):
+            self._error(ErrorCode.INVALID_SETTINGS, problem)
             return False
         self.instructions = prompt
         self._outbox.send(PromptUpdated())

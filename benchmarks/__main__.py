@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("sdk", "capacity", "latency")
+BENCHMARKS = ("sdk", "capacity", "latency", "attacks")
 
 
 def run(name: str, argv: list[str] | None = None) -> int:

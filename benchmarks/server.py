@@ -19,7 +19,8 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 
 
 async def serve(mode: str) -> None:
-    """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS."""
+    """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS.
+    `piper`: the Piper voice with scripted VAD, STT and LLM (what text-to-speech attacks cost)."""
     from voicewire.engines.registry import EngineRegistry
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
     from voicewire.engines.vad_silero import SileroModel
@@ -28,6 +29,17 @@ async def serve(mode: str) -> None:
     if mode == "full":
         registry = EngineRegistry.load_default()
         await registry.warm_up()
+    elif mode == "piper":
+        from voicewire.engines.scripted import ScriptedVad
+        from voicewire.engines.tts_piper import JOE_VOICE, PiperTts
+
+        registry = EngineRegistry(
+            vad_factory=ScriptedVad,
+            stt=ScriptedStt(),
+            llm=ScriptedLlm(),
+            tts=PiperTts.joe(),
+            default_voice=JOE_VOICE,
+        )
     else:
         registry = EngineRegistry(
             vad_factory=SileroModel().stream,

@@ -15,12 +15,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-
 from benchmarks.attacks import RssSampler
 from benchmarks.common import rss_bytes
 from benchmarks.server import ServerProcess
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 GROWTH_LIMIT = 50 * 1024 * 1024
 SETTINGS = json.dumps({"type": "SettingsConfiguration"})
@@ -93,12 +92,12 @@ async def test_one_clients_attack_leaves_the_servers_memory_bounded(
     idle = rss_bytes(server.pid)
     sampler = RssSampler(server.pid)
     started = time.monotonic()
-    await attack(server.url)  # type: ignore[operator]
+    await attack(server.url)
     await asyncio.sleep(0.5)
     peak = sampler.stop()
     after = rss_bytes(server.pid)
     print(
-        f"{attack.__name__}: RSS {idle >> 20} → peak {peak >> 20} → {after >> 20} MiB"  # type: ignore[attr-defined]
+        f"{attack.__name__}: RSS {idle >> 20} → peak {peak >> 20} → {after >> 20} MiB"
         f" in {time.monotonic() - started:.1f} s"
     )
     assert peak - idle < GROWTH_LIMIT

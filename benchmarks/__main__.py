@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("sdk", "capacity", "latency", "attacks")
+BENCHMARKS = ("sdk", "capacity", "latency", "attacks", "soak")
 
 
 def run(name: str, argv: list[str] | None = None) -> int:

@@ -127,7 +127,6 @@ async def slow_reader(url: str, pid: int, frames: int) -> dict[str, Any]:
     bad = json.dumps({"type": "x" * 200_000})
     sent = 0
     started = time.monotonic()
-    close_code: int | None = None
     try:
         for _ in range(frames):
             await asyncio.wait_for(ws.send(bad), 5)
@@ -140,8 +139,7 @@ async def slow_reader(url: str, pid: int, frames: int) -> dict[str, Any]:
         async with asyncio.timeout(5.0):  # what the server sent, unless it closed the connection
             async for _ in ws:
                 pass
-    if ws.close_rcvd is not None:
-        close_code = ws.close_rcvd.code
+    close_code = ws.close_code
     peak = sampler.stop()
     return {
         "frames_sent": sent,

@@ -31,7 +31,7 @@ from voicewire.protocol.dialects import V1, EarlyAccess, WireFormat
 from voicewire.server import ServerConfig
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
-MIN_INPUTS = 10_000 if EXAMPLES >= 300 else 0
+MIN_INPUTS = 10_000 * EXAMPLES // 300 if EXAMPLES >= 300 else 0
 _MIN_FRAMES, _MAX_FRAMES = 16, 40
 _inputs = {"count": 0}
 

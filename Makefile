@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install official-clients system-packages lint typecheck test demo serve clean
+.PHONY: install official-clients system-packages lint typecheck test soak demo serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ typecheck: install
 
 test: lint typecheck official-clients system-packages
 	$(BIN)/pytest
+
+# Longer than CI runs: the protocol fuzzer at >= 100,000 inputs, then 50 sessions of speech turns for 10 min.
+soak: install
+	FUZZ_EXAMPLES=3000 $(BIN)/pytest -q -p no:cacheprovider tests/server/test_fuzz.py
+	$(BIN)/python -m benchmarks soak --sessions 50 --minutes 10
 
 demo: install
 	$(BIN)/voicewire converse examples/audio/testing-8k-mulaw.wav --out reply.wav

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import dataclasses
 import functools
 import json
@@ -30,7 +31,8 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 
 
 async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None = None) -> None:
-    """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS."""
+    """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS.
+    `piper`: the Piper voice with scripted VAD, STT and LLM (what text-to-speech attacks cost)."""
     from voicewire.engines.registry import EngineConfig, EngineRegistry, LocalLlmConfig
     from voicewire.server import AgentServer
 
@@ -49,11 +51,42 @@ async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None 
             engines["llm"] = {"n_threads": int(threads)}
         registry = EngineRegistry.load_default(EngineConfig.from_mapping(engines))
         await registry.warm_up()
+    elif mode == "piper":
+        from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedVad
+        from voicewire.engines.tts_piper import JOE_VOICE, PiperTts
+
+        registry = EngineRegistry(
+            vad_factory=ScriptedVad,
+            stt=ScriptedStt(),
+            llm=ScriptedLlm(),
+            tts=PiperTts.joe(),
+            default_voice=JOE_VOICE,
+        )
     else:
         registry = _scripted_registry(gate_dbfs)
+    _forget_requests(registry)
     async with AgentServer(_config(port=0), registry) as server:
         print(server.port, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+def _forget_requests(registry: Any) -> None:
+    """The scripted engines record every request for tests; a long run must not keep them all (a soak
+    of 50 sessions grew by 380 MB a minute from the recorded utterances alone)."""
+    from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+
+    engines = (
+        registry.stt_for(None),
+        registry.choose_llm(None, None).engine,
+        registry.voice_for(None).engine,
+    )
+    for engine in engines:
+        if isinstance(engine, ScriptedStt):
+            engine.utterances, engine.keyterms = collections.deque(maxlen=1), collections.deque(maxlen=1)
+        elif isinstance(engine, ScriptedLlm):
+            engine.requests, engine.models = collections.deque(maxlen=1), collections.deque(maxlen=1)
+        elif isinstance(engine, ScriptedTts):
+            engine.requests = collections.deque(maxlen=1)
 
 
 def _config(port: int, workers: int = 1) -> Any:

@@ -130,6 +130,6 @@ async def test_the_in_process_server_of_a_config_with_api_keys_lets_converse_in(
         EngineRegistry, "load_default", staticmethod(lambda config=None: scripted_registry(stt=ScriptedStt()))
     )
     config = tmp_path / "voicewire.toml"
-    config.write_text('api_keys = ["change-me"]\n')
+    config.write_text('api_keys = ["a-key-of-16-or-more-characters"]\n')
     conversation = await run(utterance, url=None, out=None, speed=4, settings_path=None, config_path=config)
     assert conversation.fatal is None and conversation.agent_transcripts

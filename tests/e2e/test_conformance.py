@@ -44,7 +44,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:ConnectionClosed.code is deprecated:DeprecationWarning",
 )
 
-API_KEY = "conformance-key"
+API_KEY = "conformance-key-0123456789"
 EVENTS = [e for e in AgentWebSocketEvents if e.value not in ("SettingsConfiguration", "AgentKeepAlive")]
 
 SECONDS_PER_CHAR = 0.005

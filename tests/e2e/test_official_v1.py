@@ -34,7 +34,7 @@ from voicewire.server.config import ServerConfig
 pytestmark = pytest.mark.models
 
 SPOKEN = "testing 123 testing 123"
-API_KEY = "official-client-key"
+API_KEY = "official-client-key-0123456789"
 #: What the programs send (tests/e2e/official/conversation.py and js_client.mjs).
 GREETING = "Hello! How can I help?"
 USER_MESSAGE = "What's the weather in Paris?"

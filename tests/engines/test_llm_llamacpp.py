@@ -8,6 +8,7 @@ import pytest
 
 from voicewire.engines.base import ChatMessage, LanguageModel, LlmEvent, TextDelta, ToolCall, ToolSpec
 from voicewire.engines.llm_llamacpp import LlamaCppLlm, relevant_tools, render_messages
+from voicewire.server.limits import instructions_problem, result_chars
 
 SYSTEM = ChatMessage(
     "system",
@@ -131,3 +132,11 @@ async def test_a_reply_written_again_starts_differently_and_keeps_unspeakable_to
     assert text.split() and first.split()
     assert text.split()[0] != first.split()[0]
     assert "{" not in text and "`" not in text
+
+
+def test_the_context_and_token_count_that_bound_instructions_and_results(smollm2: LlamaCppLlm) -> None:
+    assert smollm2.context_tokens == 2048
+    assert 2 <= smollm2.count_tokens("Hello there, how are you?") <= 10
+    assert instructions_problem(smollm2, "Be brief. " * 900) is not None  # 9 KB of instructions
+    assert instructions_problem(smollm2, "Be brief. " * 50) is None
+    assert result_chars(smollm2, 16 * 1024) == 2048

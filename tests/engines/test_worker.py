@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from voicewire.engines._worker import ENGINE_METRICS, iterate_in_thread
+from voicewire.engines._worker import ENGINE_METRICS, iterate_in_thread, iterate_pieces_in_thread
 from voicewire.engines.base import EngineError
 
 
@@ -133,3 +133,25 @@ async def test_the_wait_for_a_busy_model_is_measured() -> None:
     assert count() == 2
     waited = ENGINE_METRICS.get_sample_value("voicewire_engine_queue_wait_seconds_sum", {"engine": what})
     assert waited is not None and 0.25 <= waited < 2  # the second call waited for the first
+
+
+async def test_pieces_take_the_lock_one_at_a_time() -> None:
+    """Between two pieces another user of the model gets its turn, and a consumer that stops does not wait
+    for the rest of the text."""
+    lock = threading.Lock()
+    started: list[str] = []
+    held_between: list[bool] = []
+
+    def produce(piece: str, stop: threading.Event) -> Iterator[str]:
+        started.append(piece)
+        yield piece
+
+    stream = iterate_pieces_in_thread(["a", "b", "c"], produce, lock, what="test")
+    assert await anext(stream) == "a"
+    await asyncio.sleep(0.1)
+    held_between.append(lock.locked())
+    assert await anext(stream) == "b"
+    await stream.aclose()
+    assert started == ["a", "b"]
+    assert held_between == [False]
+    assert not lock.locked()

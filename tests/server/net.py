@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import socket
 import threading
@@ -19,6 +20,7 @@ from tests.server.timeline import pcm_frame, silence, speech
 from voicewire.engines.registry import EngineRegistry
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts, scripted_registry
 from voicewire.server import AgentServer, ServerConfig, TurnConfig
+from voicewire.server.clock import Clock
 
 #: Every onset interrupts the agent here; the barge-in minimum has its own tests (test_session_turns.py).
 FAST_TURNS = TurnConfig(
@@ -51,9 +53,9 @@ def fast_registry(
 
 @contextlib.asynccontextmanager
 async def running(
-    config: ServerConfig | None = None, registry: EngineRegistry | None = None
+    config: ServerConfig | None = None, registry: EngineRegistry | None = None, *, clock: Clock | None = None
 ) -> AsyncIterator[AgentServer]:
-    async with AgentServer(config or fast_config(), registry or fast_registry()) as server:
+    async with AgentServer(config or fast_config(), registry or fast_registry(), clock=clock) as server:
         yield server
 
 
@@ -120,6 +122,9 @@ class HttpService:
         return f"http://{self.netloc}{path}"
 
 
+_BOMB = gzip.compress(bytes(50_000_000), compresslevel=9)
+
+
 @contextlib.contextmanager
 def http_service() -> Iterator[HttpService]:
     service = HttpService()
@@ -135,6 +140,9 @@ def http_service() -> Iterator[HttpService]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if self.path.startswith(("/big", "/bomb", "/trickle")):
+                self._hostile()
+                return
             status = 500 if self.path.startswith("/fail") else 200
             if self.path.startswith("/slow"):
                 threading.Event().wait(1.0)
@@ -144,6 +152,29 @@ def http_service() -> Iterator[HttpService]:
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
+
+        def _hostile(self) -> None:
+            """/big: 20 MB of text; /bomb: 50 MB of zeros as 50 KB of gzip; /trickle: a byte per 0.1 s."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            if self.path.startswith("/bomb"):
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(_BOMB)))
+                self.end_headers()
+                self.wfile.write(_BOMB)
+                return
+            self.end_headers()
+            try:
+                if self.path.startswith("/big"):
+                    for _ in range(20):
+                        self.wfile.write(b"a" * 1_000_000)
+                else:
+                    for _ in range(100):
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                        threading.Event().wait(0.1)
+            except OSError:
+                pass  # the client stopped reading, as it should
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

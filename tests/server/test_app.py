@@ -101,11 +101,11 @@ async def test_v1_settings_on_the_early_access_path_name_the_v1_path() -> None:
 
 
 class TestAuthentication:
-    KEY = "s3cret-key"
+    KEY = "s3cret-key-0123456789"
 
     @pytest.fixture
     def config(self) -> Any:
-        return fast_config(api_keys=(self.KEY, "other-key"))
+        return fast_config(api_keys=(self.KEY, "other-key-0123456789"))
 
     @pytest.mark.parametrize(
         "headers",
@@ -147,7 +147,7 @@ class TestAuthentication:
 
     async def test_a_key_as_the_token_subprotocol_pair(self, config: Any) -> None:
         async with running(config) as server:
-            async with client(server.url, subprotocols=["token", "other-key"]) as ws:  # type: ignore[list-item]
+            async with client(server.url, subprotocols=["token", "other-key-0123456789"]) as ws:  # type: ignore[list-item]
                 assert ws.subprotocol == "token"
                 assert (await receive(ws))["type"] == "Welcome"  # type: ignore[index]
             with pytest.raises(InvalidStatus):
@@ -161,7 +161,7 @@ async def test_binding_a_public_address_without_keys_is_refused() -> None:
             pass
     async with AgentServer(fast_config(host="0.0.0.0", insecure=True), fast_registry()) as server:
         assert server.port > 0
-    async with AgentServer(fast_config(host="0.0.0.0", api_keys=("k",)), fast_registry()) as server:
+    async with AgentServer(fast_config(host="0.0.0.0", api_keys=("k" * 16,)), fast_registry()) as server:
         assert server.port > 0
 
 
@@ -203,10 +203,12 @@ async def test_a_large_text_frame_is_an_error_and_the_session_continues() -> Non
         assert await receive(ws) == {"type": "InstructionsUpdated"}
 
 
-async def test_a_binary_frame_over_the_limit_closes_with_1009() -> None:
+async def test_a_binary_frame_over_the_limit_gets_an_error_then_closes_with_1009() -> None:
     async with running(fast_config(max_binary_frame_bytes=64 * 1024)) as server, client(server.url) as ws:
         await receive(ws)
         await ws.send(b"\x00" * (64 * 1024 + 2))
+        error = await receive(ws)
+        assert isinstance(error, dict) and error["type"] == "Error" and "1009" in error["description"]
         with pytest.raises(ConnectionClosed) as closed:
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

@@ -157,7 +157,7 @@ async def test_malformed_messages_are_logged_and_the_call_goes_on(caplog: pytest
 
 
 async def test_api_keys_do_not_apply_to_twilio_which_has_its_token() -> None:
-    config = fast_config(api_keys=("api-key",), twilio=TWILIO)
+    config = fast_config(api_keys=("api-key-0123456789",), twilio=TWILIO)
     async with running(config) as server:
         with pytest.raises(InvalidStatus) as refused:
             async with client(server.url):

@@ -105,7 +105,7 @@ def test_check_refuses_an_open_unauthenticated_server() -> None:
     with pytest.raises(ConfigError, match="--insecure"):
         ServerConfig(host="0.0.0.0").check()
     ServerConfig(host="0.0.0.0", insecure=True).check()
-    ServerConfig(host="0.0.0.0", api_keys=("k",)).check()
+    ServerConfig(host="0.0.0.0", api_keys=("k" * 16,)).check()
     ServerConfig(host="::1").check()
     with pytest.raises(ConfigError, match="output_chunk_ms"):
         ServerConfig(output_chunk_ms=200).check()

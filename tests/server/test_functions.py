@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -18,7 +21,7 @@ from tests.server.net import (
     speak,
     types,
 )
-from tests.server.timeline import WEATHER_CALL, weather_settings
+from tests.server.timeline import WEATHER_CALL, Timeline, assert_error, weather_settings
 from voicewire.engines.base import ToolCall
 from voicewire.engines.scripted import ScriptedLlm
 from voicewire.protocol.agent import (
@@ -30,7 +33,7 @@ from voicewire.protocol.agent import (
     FunctionSpec,
 )
 from voicewire.server.clock import MonotonicClock
-from voicewire.server.functions import FunctionRunner, host_allowed
+from voicewire.server.functions import MAX_RESULT_CHARS, FunctionRunner, host_allowed
 
 
 @pytest.mark.parametrize(
@@ -180,3 +183,104 @@ async def test_a_server_side_function_off_the_allowlist_through_the_whole_server
             errors = [m for m in seen if isinstance(m, dict) and m["type"] == "Error"]
             assert errors[0]["code"] == "FUNCTION_CALL_FAILED"
             assert service.requests == []
+
+
+async def _call_traced(calls: Runner, function: FunctionSpec) -> tuple[str, int]:
+    """The result and the peak of memory Python allocated while the call ran."""
+    tracemalloc.start()
+    try:
+        result = await calls.call(function, {})
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("path", ["/big", "/bomb"])
+async def test_a_huge_or_compressed_response_is_read_only_up_to_the_cap(path: str) -> None:
+    with http_service() as service:
+        calls = Runner([service.netloc], timeout=10)
+        result, peak = await _call_traced(calls, http_function(service.url(path), "GET"))
+        assert result == "a" * MAX_RESULT_CHARS if path == "/big" else result == "\0" * MAX_RESULT_CHARS
+        assert peak < 2_000_000
+        assert calls.errors == []
+
+
+async def test_one_deadline_covers_a_response_that_trickles() -> None:
+    with http_service() as service:
+        calls = Runner([service.netloc], timeout=0.5)
+        started = time.monotonic()
+        result = await calls.call(http_function(service.url("/trickle"), "GET"), {})
+        assert time.monotonic() - started < 1.5
+        assert "Timeout" in json.loads(result)["error"]
+        assert calls.errors[0][0] is ErrorCode.FUNCTION_CALL_FAILED
+
+
+@pytest.mark.parametrize(
+    ("url_suffix", "headers"),
+    [("/weather\0x", {}), ("/weather", {"x-name": "caf\u00e9"}), ("/weather", {"x-a": "b\r\nInjected: 1"})],
+    ids=["nul-in-url", "non-ascii-header", "crlf-in-header"],
+)
+async def test_a_malformed_url_or_header_fails_the_call_not_the_server(
+    url_suffix: str, headers: dict[str, str]
+) -> None:
+    with http_service() as service:
+        calls = Runner([service.netloc])
+        function = FunctionSpec(name="f", endpoint=Endpoint(service.url(url_suffix), "POST", headers))
+        result = await calls.call(function, {"city": "Paris"})
+        assert "error" in json.loads(result)
+        assert [code for code, _ in calls.errors] == [ErrorCode.FUNCTION_CALL_FAILED]
+        assert service.requests == []
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_get_and_delete_keep_the_urls_own_query_string(method: str) -> None:
+    with http_service() as service:
+        calls = Runner([service.netloc])
+        await calls.call(http_function(service.url("/weather?units=metric"), method), {"city": "Paris"})
+        assert service.requests[0].path == "/weather?units=metric&city=Paris"
+
+
+def _resolve_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def fake(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host == "rebind.example" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+async def test_an_allowlisted_name_that_resolves_to_loopback_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _resolve_to_loopback(monkeypatch)
+    with http_service() as service:
+        calls = Runner([f"rebind.example:{service.port}"])
+        result = await calls.call(http_function(f"http://rebind.example:{service.port}/weather"), {})
+        assert "not a public address" in json.loads(result)["error"]
+        assert service.requests == []
+
+
+async def test_a_private_address_allowlisted_as_such_is_reached_under_the_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _resolve_to_loopback(monkeypatch)
+    with http_service() as service:
+        calls = Runner([f"rebind.example:{service.port}", service.netloc])
+        result = await calls.call(http_function(f"http://rebind.example:{service.port}/weather"), {})
+        assert json.loads(result)["forecast"] == "sunny"
+        assert service.requests[0].headers["Host"] == f"rebind.example:{service.port}"
+
+
+@pytest.mark.parametrize(
+    ("url", "method", "mentions"),
+    [("ftp://127.0.0.1/x", "post", "http://"), ("http://127.0.0.1/x", "TRACE", "method")],
+)
+async def test_a_malformed_function_definition_is_refused_with_the_settings(
+    url: str, method: str, mentions: str
+) -> None:
+    async with Timeline() as t:
+        await t.configure(weather_settings(url=url, method=method))
+        error = t.messages[-1]
+        assert_error(error, "INVALID_SETTINGS")
+        assert mentions in error["description"]
+        assert t.session.state.value == "awaiting_settings"

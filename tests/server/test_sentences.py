@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voicewire.engines._text import MAX_PIECE_CHARS, MAX_PIECE_WORDS
 from voicewire.server.sentences import SentenceSplitter
 
 
@@ -87,3 +88,17 @@ def test_long_later_sentences_are_cut_at_a_clause() -> None:
 def test_empty_and_whitespace_produce_nothing() -> None:
     assert split("") == []
     assert split("   \n  ") == []
+
+
+@pytest.mark.parametrize("step", [1, 7, 100_000])
+def test_long_unpunctuated_text_reaches_tts_in_bounded_pieces(step: int) -> None:
+    words = [f"word{index}" for index in range(2000)]
+    pieces = split(" ".join(words), step)
+    assert all(len(piece) <= MAX_PIECE_CHARS and len(piece.split()) <= MAX_PIECE_WORDS for piece in pieces)
+    assert " ".join(pieces).split() == words
+
+
+def test_a_word_longer_than_a_piece_is_cut_inside() -> None:
+    pieces = split("x" * 1000 + " end.", 1000)
+    assert all(len(piece) <= MAX_PIECE_CHARS for piece in pieces)
+    assert "".join(pieces) == "x" * 1000 + "end."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -280,3 +281,22 @@ async def test_tts_failure_is_speak_request_failed() -> None:
         assert_error(t.messages[-1], "SPEAK_REQUEST_FAILED")
         assert t.session.state is State.LISTENING
         assert t.history() == [("user", "hello there")]  # nothing was heard
+
+
+@pytest.mark.parametrize("wire", [V1(), EarlyAccess()], ids=["v1", "early-access"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        json.dumps({"type": "x" * 100_000}),
+        json.dumps({"type": "SettingsConfiguration", "audio": {"input": {"sample_rate": "9" * 100_000}}}),
+        json.dumps({"type": "Settings", "audio": {"input": {"sample_rate": "9" * 100_000}}}),
+    ],
+    ids=["type", "early-access-field", "v1-field"],
+)
+async def test_an_error_quotes_at_most_a_short_excerpt_of_the_clients_input(
+    wire: WireFormat, frame: str
+) -> None:
+    async with Timeline(wire=wire) as t:
+        await t.send(frame)
+        (error,) = t.of_type("Error")
+        assert len(json.dumps(error)) < 500

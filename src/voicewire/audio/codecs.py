@@ -14,6 +14,8 @@ from typing import Any, Final, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from voicewire.quoting import excerpt
+
 Encoding: TypeAlias = Literal["linear16", "mulaw", "alaw"]
 SUPPORTED_ENCODINGS: Final[tuple[Encoding, ...]] = ("linear16", "mulaw", "alaw")
 
@@ -29,7 +31,9 @@ def check_encoding(encoding: str) -> Encoding:
     """Narrow a protocol string so that a typo fails at the edge with a message listing the options."""
     if encoding not in SUPPORTED_ENCODINGS:
         supported = ", ".join(SUPPORTED_ENCODINGS)
-        raise UnsupportedAudioFormat(f"unsupported audio encoding {encoding!r} (supported: {supported})")
+        raise UnsupportedAudioFormat(
+            f"unsupported audio encoding {excerpt(encoding)} (supported: {supported})"
+        )
     return encoding
 
 

@@ -15,15 +15,19 @@ the single place that handles it:
 * how long each call waited for its model's lock (other sessions using it) goes to the histogram
   `voicewire_engine_queue_wait_seconds{engine}`, in `ENGINE_METRICS`: the engines are shared by the whole
   process, and so is this registry, which every server's `/metrics` includes.
+* `iterate_pieces_in_thread` takes the lock once per piece of work (a TTS sentence), so a long text never
+  holds a shared model for more than one bounded piece: other sessions' pieces interleave, and a consumer
+  that stops is let go at the next piece boundary at the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -142,6 +146,23 @@ async def iterate_in_thread(
         stop.set()
         if not finished:
             await _wait_until_done(queue, what)
+
+
+async def iterate_pieces_in_thread(
+    pieces: Iterable[str],
+    produce: Callable[[str, threading.Event], Iterator[T]],
+    lock: threading.Lock,
+    *,
+    what: str,
+) -> AsyncGenerator[T, None]:
+    """Yield what `produce(piece, stop)` yields for each piece in turn, holding `lock` one piece at a time."""
+    for piece in pieces:
+        stream = iterate_in_thread(functools.partial(produce, piece), lock, what=what)
+        try:
+            async for item in stream:
+                yield item
+        finally:
+            await stream.aclose()
 
 
 async def _wait_until_done(queue: asyncio.Queue[_Item[T] | _Failed | _Done], what: str) -> None:

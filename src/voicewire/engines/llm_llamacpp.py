@@ -279,6 +279,14 @@ class LlamaCppLlm:
         )
 
     @property
+    def context_tokens(self) -> int:
+        """The tokens the model reads at most: prompt, history and answer together."""
+        return int(self._llama.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        return self._count_tokens(text)
+
+    @property
     def busy(self) -> bool:
         """Whether a generation holds the model right now."""
         return self._lock.locked()

@@ -39,6 +39,7 @@ from voicewire.engines.base import (
     VoiceActivityDetector,
 )
 from voicewire.engines.llm_llamacpp import DEFAULT_REPEAT_PENALTY, DEFAULT_TEMPERATURE
+from voicewire.quoting import excerpt
 
 if TYPE_CHECKING:
     from voicewire.engines.stt_deepgram import DeepgramStt
@@ -503,8 +504,8 @@ class EngineRegistry:
         engine = self._engine_with_voice(speak_model)
         if engine is None:
             raise UnknownModelError(
-                f"unknown speak model {speak_model!r}: use an aura-* name, None for the default voice, "
-                "or a voice of a loaded engine (e.g. 'en_US-joe-medium', 'joe', 'en-us')"
+                f"unknown speak model {excerpt(speak_model)}: use an aura-* name, None for the default "
+                "voice, or a voice of a loaded engine (e.g. 'en_US-joe-medium', 'joe', 'en-us')"
             )
         return VoiceChoice(engine, speak_model)
 

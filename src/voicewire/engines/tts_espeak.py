@@ -22,7 +22,7 @@ from typing import Final
 import numpy as np
 
 from voicewire.engines._text import split_sentences
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import iterate_pieces_in_thread
 from voicewire.engines.base import EngineError, PcmAudio
 
 logger = logging.getLogger(__name__)
@@ -192,11 +192,9 @@ class EspeakTts:
             raise EngineError(f"eSpeak NG has no voice {chosen!r}")
         library = self._library
 
-        def sentences(stop: threading.Event) -> Iterator[PcmAudio]:
+        def piece_audio(piece: str, stop: threading.Event) -> Iterator[PcmAudio]:
             if not library.select_voice(chosen):
                 raise EngineError(f"eSpeak NG could not select the voice {chosen!r}")
-            for sentence in split_sentences(text):
-                if not stop.is_set():
-                    yield library.synthesize(sentence, stop)
+            yield library.synthesize(piece, stop)
 
-        return iterate_in_thread(sentences, library.lock, what="eSpeak NG")
+        return iterate_pieces_in_thread(split_sentences(text), piece_audio, library.lock, what="eSpeak NG")

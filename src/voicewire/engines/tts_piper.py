@@ -2,8 +2,9 @@
 
 The default voice: about 0.1-0.3 s per sentence on 2 cores (RTF about 0.055) and the only offline voice that
 stays intelligible through an 8 kHz mu-law phone leg. Piper phonemises the text with its bundled eSpeak NG,
-synthesises one sentence per chunk; the text is cut into sentences here first so that a stop request is
-checked before each one and takes effect at the next sentence boundary.
+synthesises one sentence per chunk; the text is cut into bounded pieces here first (sentences, long ones cut
+at word boundaries), and the voice's lock is taken per piece, so a stop request takes effect at the next
+piece and a long text never holds the shared voice (or Piper's memory, which grows with the piece) for long.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from voicewire.engines._text import split_sentences
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import iterate_pieces_in_thread
 from voicewire.engines.base import EngineError, PcmAudio
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,10 @@ class PiperTts:
         if voice is not None and not self.has_voice(voice):
             raise EngineError(f"Piper has no voice {voice!r} (it has {', '.join(sorted(self._names))})")
 
-        def sentences(stop: threading.Event) -> Iterator[PcmAudio]:
-            for sentence in split_sentences(text):
-                if stop.is_set():
-                    return
-                for chunk in self._voice.synthesize(sentence):
-                    yield np.asarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
+        def piece_audio(piece: str, stop: threading.Event) -> Iterator[PcmAudio]:
+            for chunk in self._voice.synthesize(piece):
+                yield np.asarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
 
-        return iterate_in_thread(sentences, self._lock, what=f"Piper {self.name}")
+        return iterate_pieces_in_thread(
+            split_sentences(text), piece_audio, self._lock, what=f"Piper {self.name}"
+        )

@@ -23,6 +23,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, Self, Union, get_args, get_origin
 
+from voicewire.quoting import excerpt
+
 _OMIT_NONE = "voicewire.omit_none"
 
 
@@ -223,19 +225,19 @@ def _to_float(value: Any, where: str) -> float:
     if type(value) is float:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidFieldError(f"{where} must be a number, got {value!r}")
+        raise InvalidFieldError(f"{where} must be a number, got {excerpt(value)}")
     return float(value)
 
 
 def _to_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidFieldError(f"{where} must be an integer, got {value!r}")
+        raise InvalidFieldError(f"{where} must be an integer, got {excerpt(value)}")
     return value
 
 
 def _to_bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidFieldError(f"{where} must be true or false, got {value!r}")
+        raise InvalidFieldError(f"{where} must be true or false, got {excerpt(value)}")
     return value
 
 

@@ -39,6 +39,7 @@ from voicewire.protocol.responses import (
     WarningResponse,
     WelcomeResponse,
 )
+from voicewire.quoting import excerpt
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class UnknownMessageTypeError(ProtocolError):
     """A JSON message whose `type` the receiver does not know."""
 
     def __init__(self, type_name: str) -> None:
-        super().__init__(f"Unknown message type {type_name!r}")
+        super().__init__(f"Unknown message type {excerpt(type_name)}")
         self.type_name = type_name
 
 

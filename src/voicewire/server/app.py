@@ -9,39 +9,36 @@ need an API key when keys are configured); `/`, `/static/...` and `/playground.j
 playground (`server.static`); anything else is 404. Before any route, a request from a foreign web page or,
 on loopback, under a foreign Host name gets 403 (`server.origins`).
 
-Authentication happens before the upgrade, so a wrong key costs the client an HTTP 401 and the server no
-session. A key is accepted from `Authorization: Token <key>` / `Bearer <key>` (what SDKs send) or from the
-subprotocol pair `token, <key>` (what browsers can send); the server then selects the `token` subprotocol.
-Keys are compared in constant time and never logged.
+Authentication (`auth`) happens before the upgrade, so a wrong key costs the client an HTTP 401 (429 once
+it keeps guessing) and the server no session. When the key came as the `token, <key>` subprotocol pair, the
+server selects the `token` subprotocol.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import hmac
 import json
 import logging
-from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
 
 from voicewire.engines.registry import EngineRegistry
 from voicewire.protocol.dialects import WIRE_FORMATS, WireFormat
 from voicewire.protocol.dialects.twilio import TwilioMediaStreams
 from voicewire.redaction import websockets_logger
+from voicewire.server.auth import Authenticator, select_subprotocol
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.connection import Connection
 from voicewire.server.metrics import TurnMetrics
 from voicewire.server.origins import refusal
+from voicewire.server.oversize import AgentConnection
 from voicewire.server.prometheus import CONTENT_TYPE_LATEST, ServerMetrics
 from voicewire.server.session import Session
 from voicewire.server.static import playground_response
@@ -52,11 +49,14 @@ AGENT_PATH = "/agent"
 V1_AGENT_PATH = "/v1/agent/converse"
 METRICS_PATHS = ("/metrics", "/metrics.json")
 TWILIO_PATH = "/twilio"
-TOKEN_SUBPROTOCOL = Subprotocol("token")
 #: Turn records served by /metrics.
 METRICS_LIMIT = 200
 #: Close code for "the server is full": 1013, try again later.
 TRY_AGAIN_LATER = 1013
+KEEPALIVE_INTERVAL_S = 20.0
+#: How long a close handshake may take before the TCP connection is dropped (a peer that does not read).
+CLOSE_TIMEOUT_S = 5.0
+WRITE_LIMIT_BYTES = 64 * 1024
 
 
 class AgentServer:
@@ -77,6 +77,7 @@ class AgentServer:
         self.sessions: dict[str, Session] = {}
         self.sessions_served = 0
         self._clock = clock or MonotonicClock()
+        self._auth = Authenticator(config.api_keys, self._clock)
         self._server: Server | None = None
         self._finished_turns: collections.deque[TurnMetrics] = collections.deque(maxlen=METRICS_LIMIT)
         self.metrics = ServerMetrics()
@@ -88,11 +89,18 @@ class AgentServer:
             self.config.host,
             self.config.port,
             process_request=self._process_request,
-            select_subprotocol=_select_subprotocol,
+            select_subprotocol=select_subprotocol,
             max_size=self.config.max_binary_frame_bytes,
+            create_connection=AgentConnection,
             compression=None,
+            # A peer that stops answering pings is dropped within 40 s; websockets' own buffer holds at most
+            # `write_limit` bytes, beyond which the outbox holds and bounds the backlog (max_outbox_bytes).
+            ping_interval=KEEPALIVE_INTERVAL_S,
+            ping_timeout=KEEPALIVE_INTERVAL_S,
+            close_timeout=CLOSE_TIMEOUT_S,
+            write_limit=WRITE_LIMIT_BYTES,
             server_header="voicewire",
-            logger=websockets_logger("server"),
+            logger=websockets_logger("server", secrets=self.config.api_keys),
             reuse_port=self.config.workers > 1,
         )
         logger.info("voicewire agent server listening on %s", self.url)
@@ -167,11 +175,8 @@ class AgentServer:
         twilio = path == TWILIO_PATH and self.config.twilio.enabled
         if path not in WIRE_FORMATS and path not in METRICS_PATHS and not twilio:
             return connection.respond(404, "not found\n")
-        if self.config.api_keys and not twilio and not _authorized(request.headers, self.config.api_keys):
-            logger.info("rejected a request from %s: missing or wrong API key", connection.remote_address)
-            response = connection.respond(401, "missing or invalid API key\n")
-            response.headers["WWW-Authenticate"] = "Token"
-            return response
+        if not twilio and (refused := self._auth.check(connection, request)) is not None:
+            return refused
         if path == "/metrics":
             return _response(connection, self.metrics.exposition(), CONTENT_TYPE_LATEST)
         if path == "/metrics.json":
@@ -232,30 +237,6 @@ class AgentServer:
             "sessions_served": self.sessions_served,
             "turns": turns,
         }
-
-
-def _select_subprotocol(
-    connection: ServerConnection, subprotocols: Sequence[Subprotocol]
-) -> Subprotocol | None:
-    return TOKEN_SUBPROTOCOL if TOKEN_SUBPROTOCOL in subprotocols else None
-
-
-def _offered_keys(headers: Headers) -> Iterable[str]:
-    scheme, _, value = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() in ("token", "bearer") and value.strip():
-        yield value.strip()
-    protocols = [p.strip() for header in headers.get_all("Sec-WebSocket-Protocol") for p in header.split(",")]
-    if TOKEN_SUBPROTOCOL in protocols:
-        yield from (p for p in protocols if p and p != TOKEN_SUBPROTOCOL)
-
-
-def _authorized(headers: Headers, keys: Sequence[str]) -> bool:
-    """Constant-time in the key contents: every offered value is compared with every key."""
-    accepted = False
-    for offered in _offered_keys(headers):
-        for key in keys:
-            accepted |= hmac.compare_digest(offered.encode(), key.encode())
-    return accepted
 
 
 def _response(connection: ServerConnection, body: bytes, content_type: str) -> Response:

@@ -22,6 +22,7 @@ from voicewire.audio import (
 )
 from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio, PcmAudio
 from voicewire.protocol.agent import AudioFormat
+from voicewire.quoting import excerpt
 from voicewire.server.clock import Clock
 
 MIN_INPUT_RATE = 8000
@@ -64,7 +65,9 @@ class OutputFormat:
             raise UnsupportedAudioFormat(f"unsupported output sample rate {rate} Hz (supported: {supported})")
         container = (settings.container or "none").lower()
         if container not in CONTAINERS:
-            raise UnsupportedAudioFormat(f"unsupported output container {container!r} (supported: none, wav)")
+            raise UnsupportedAudioFormat(
+                f"unsupported output container {excerpt(container)} (supported: none, wav)"
+            )
         return cls(encoding, rate, container)
 
     def header(self) -> bytes | None:

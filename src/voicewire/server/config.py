@@ -23,6 +23,8 @@ from voicewire.protocol.agent import AgentSettings, FunctionSpec, SpeakProvider,
 from voicewire.server.functions import host_allowed
 
 ENV_PREFIX = "VOICEWIRE_"
+#: Shorter keys could be guessed despite the throttling in `server.auth`.
+MIN_API_KEY_CHARS = 16
 
 
 TurnDetectorName = Literal["smart-turn", "silence"]
@@ -172,6 +174,11 @@ class ServerConfig:
     max_binary_frame_bytes: int = 1024 * 1024
     #: The system prompt, including every `UpdateInstructions` appended to it.
     max_instructions_bytes: int = 64 * 1024
+    #: Text one InjectAgentMessage (or the greeting) may ask the agent to speak; beyond, an Error.
+    max_inject_chars: int = 4000
+    #: Events queued for a client that does not read (agent audio excluded: it is paced and back-pressured);
+    #: a client that falls this far behind is disconnected (close code 1008).
+    max_outbox_bytes: int = 4 * 1024 * 1024
     #: Audio buffered while waiting for settings (10 s of 48 kHz linear16); beyond, the oldest is dropped.
     pre_settings_audio_bytes: int = 10 * 48000 * 2
     #: A session with no message and no audio for this long gets an Error (CLIENT_MESSAGE_TIMEOUT), then a
@@ -204,6 +211,12 @@ class ServerConfig:
             raise ConfigError(
                 f"refusing to listen on {self.host!r} without API keys: set api_keys "
                 "(or VOICEWIRE_API_KEYS), bind 127.0.0.1, or pass --insecure"
+            )
+        short = [key for key in self.api_keys if len(key) < MIN_API_KEY_CHARS]
+        if short:
+            raise ConfigError(
+                f"{len(short)} API key(s) shorter than {MIN_API_KEY_CHARS} characters: use long random keys "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
             )
         if not 0 < self.output_chunk_ms <= 100:
             raise ConfigError("output_chunk_ms must be between 1 and 100")

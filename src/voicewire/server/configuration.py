@@ -24,6 +24,7 @@ from voicewire.engines.registry import (
 from voicewire.protocol.agent import (
     AgentSettings,
     ErrorCode,
+    FunctionSpec,
     SpeakProvider,
     ThinkProvider,
     Warning,
@@ -31,8 +32,9 @@ from voicewire.protocol.agent import (
 )
 from voicewire.server.audio_io import InputDecoder, InputFormat, OutputFormat
 from voicewire.server.config import ServerConfig
-from voicewire.server.functions import host_allowed
+from voicewire.server.functions import FunctionSpecError, check_functions, host_allowed
 from voicewire.server.incremental_stt import IncrementalStt
+from voicewire.server.limits import inject_limit_problem, instructions_problem
 from voicewire.server.reply import ReplyOptions
 from voicewire.server.turns import TurnDetector
 
@@ -83,7 +85,12 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
     prompt = settings.think.prompt
     if prompt and len(prompt.encode("utf-8")) > config.max_instructions_bytes:
         raise SettingsRejected(ErrorCode.INVALID_SETTINGS, prompt_limit_text(config))
+    if settings.greeting and (problem := inject_limit_problem("greeting", settings.greeting, config)):
+        raise SettingsRejected(ErrorCode.INVALID_SETTINGS, problem)
+    check_function_specs(settings.think.functions)
     thinker = choose_thinker(settings.think.providers, engines, config)
+    if prompt and (problem := instructions_problem(thinker.llm, prompt)):
+        raise SettingsRejected(ErrorCode.INVALID_SETTINGS, problem)
     warnings = _language_warnings(settings)
     if thinker.fallback_notice is not None:
         warnings.append(Warning(WarningCode.PROVIDER_FALLBACK, thinker.fallback_notice))
@@ -154,6 +161,13 @@ def _thinker(provider: ThinkProvider, engines: EngineRegistry, config: ServerCon
         "think.endpoint: the server may not call this host (not on its function_call_allowlist); "
         "leave the endpoint out to use the server's own language models",
     )
+
+
+def check_function_specs(functions: Sequence[FunctionSpec]) -> None:
+    try:
+        check_functions(functions)
+    except FunctionSpecError as exc:
+        raise SettingsRejected(ErrorCode.INVALID_SETTINGS, f"think.functions: {exc}") from exc
 
 
 def prompt_limit_text(config: ServerConfig) -> str:

@@ -36,7 +36,7 @@ class Connection:
         self.wire = wire
         self._max_text = config.max_text_frame_bytes
         observer = observer or SessionObserver()
-        self._outbox = Outbox(transport, wire, on_send=observer.event_sent)
+        self._outbox = Outbox(transport, wire, max_bytes=config.max_outbox_bytes, on_send=observer.event_sent)
         self.session = Session(
             config, engines, self._outbox, clock=clock, session_id=session_id, observer=observer
         )

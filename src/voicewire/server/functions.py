@@ -4,7 +4,9 @@ A function without an endpoint is the client's: the session announces the call (
 `FunctionCallRequest` on the wire) and waits for the matching result. A function with an endpoint is called
 by the server itself, and its result is announced too (`FunctionCallFinished`) for dialects that show it.
 Settings come from clients, so that request is an SSRF risk: only hosts on the operator's allowlist may be
-called, redirects are never followed, and the response is truncated.
+called, at the address they resolved to once (`http_call`), redirects are never followed, the response is
+read as a bounded stream, and the whole call has one deadline. Malformed definitions are refused with the
+settings (`check_functions`).
 
 Every outcome becomes text for the LLM; failures are reported to the client as `Error` messages with code
 `FUNCTION_CALL_FAILED` and to the LLM as a JSON error object, so the reply can go on ("I couldn't reach ...").
@@ -23,7 +25,17 @@ import httpx
 
 from voicewire.engines.base import ToolCall, ToolSpec
 from voicewire.protocol.agent import ErrorCode, Event, FunctionCallFinished, FunctionCallStarted, FunctionSpec
+from voicewire.quoting import excerpt
 from voicewire.server.clock import Clock
+from voicewire.server.http_call import (
+    FunctionCallError,
+    build_url,
+    check_headers,
+    pinned_address,
+    read_capped,
+    request_parts,
+    text_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +48,26 @@ _METHODS = ("GET", "DELETE", *_BODY_METHODS)
 _FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade"})
 
 
-class FunctionCallError(Exception):
-    """A call that could not produce a result; the message is shown to the client and the LLM."""
+class FunctionSpecError(ValueError):
+    """A function definition that can never be called; refused with the settings."""
+
+
+def check_functions(functions: Sequence[FunctionSpec]) -> None:
+    """`FunctionSpecError` naming the first server-side function whose endpoint is not http(s) or whose
+    method is not one the server makes."""
+    for function in functions:
+        if function.endpoint is None:
+            continue
+        parts = urlsplit(function.endpoint.url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise FunctionSpecError(
+                f"function {function.name[:60]!r}: the endpoint URL must be http:// or https:// with a host"
+            )
+        method = (function.endpoint.method or "POST").upper()
+        if method not in _METHODS:
+            raise FunctionSpecError(
+                f"function {function.name[:60]!r}: method {method[:20]!r} is not one of {', '.join(_METHODS)}"
+            )
 
 
 def tool_specs(functions: Sequence[FunctionSpec]) -> list[ToolSpec]:
@@ -80,6 +110,8 @@ class FunctionRunner:
     ) -> None:
         self._allowlist = tuple(allowlist)
         self._timeout = timeout
+        #: Results are cut to this length: the session sets it to what its language model can read.
+        self.max_result_chars = MAX_RESULT_CHARS
         self._clock = clock
         self._send = send
         self._report = report
@@ -104,7 +136,9 @@ class FunctionRunner:
         try:
             function = self._functions.get(call.name)
             if function is None:
-                raise FunctionCallError(f"the model called {call.name!r}, which is not in think.functions")
+                raise FunctionCallError(
+                    f"the model called {excerpt(call.name)}, which is not in think.functions"
+                )
             if function.client_side:
                 return await self._ask_client(call)
             return await self._call_http(function, call)
@@ -112,7 +146,7 @@ class FunctionRunner:
             return self._failed(call, exc)
 
     def _failed(self, call: ToolCall, exc: FunctionCallError) -> str:
-        self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {call.name!r} failed: {exc}")
+        self._report(ErrorCode.FUNCTION_CALL_FAILED, f"Function {excerpt(call.name)} failed: {exc}")
         return json.dumps({"error": str(exc)})
 
     def resolve(self, function_call_id: str, output: str) -> bool:
@@ -140,7 +174,7 @@ class FunctionRunner:
             await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
             if not future.done():
                 raise FunctionCallError(f"no FunctionCallResponse within {self._timeout:g} s")
-            return future.result()
+            return future.result()[: self.max_result_chars]
         finally:
             timer.cancel()
             future.cancel()
@@ -151,16 +185,21 @@ class FunctionRunner:
         url = function.endpoint.url
         if not host_allowed(url, self._allowlist):
             raise FunctionCallError(
-                f"the server may not call {urlsplit(url).netloc or url!r} (not on its allowlist)"
+                f"the server may not call {excerpt(urlsplit(url).netloc or url)} (not on its allowlist)"
             )
         method = (function.endpoint.method or "POST").upper()
         if method not in _METHODS:
-            raise FunctionCallError(f"unsupported method {method!r}")
+            raise FunctionCallError(f"unsupported method {excerpt(method)}")
         arguments = _arguments(call.arguments)
         headers = {k: v for k, v in function.endpoint.headers.items() if k.lower() not in _FORBIDDEN_HEADERS}
         self._send(FunctionCallStarted(call.id, call.name, call.arguments, client_side=False))
         try:
-            result = await self._request(method, url, headers, arguments)
+            async with asyncio.timeout(self._timeout):
+                result = await self._request(method, url, headers, arguments)
+        except TimeoutError:
+            result = self._failed(
+                call, FunctionCallError(f"Timeout: no complete answer in {self._timeout:g} s")
+            )
         except FunctionCallError as exc:
             result = self._failed(call, exc)
         else:
@@ -171,20 +210,37 @@ class FunctionRunner:
     async def _request(
         self, method: str, url: str, headers: dict[str, str], arguments: dict[str, Any]
     ) -> str:
-        request: dict[str, Any] = {"headers": headers}
-        if method in _BODY_METHODS:
-            request["json"] = arguments
-        else:
-            request["params"] = {
+        check_headers(headers)
+        params = None
+        if method not in _BODY_METHODS:
+            params = {
                 k: v if isinstance(v, str | int | float) else json.dumps(v) for k, v in arguments.items()
             }
+        target = build_url(url, params)
+        pinned, host, extensions = request_parts(target, await pinned_address(target, self._allowlist))
+        headers = {**headers, **host, "Accept-Encoding": "gzip, deflate"}
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False, timeout=self._timeout, trust_env=False)
+        # A result holds at most `max_result_chars` characters of up to 4 UTF-8 bytes each.
+        cap = self.max_result_chars * 4
         try:
-            response = await self._http.request(method, url, **request)
+            request = self._http.build_request(
+                method,
+                pinned,
+                headers=headers,
+                json=arguments if method in _BODY_METHODS else None,
+                extensions=extensions,
+            )
+            response = await self._http.send(request, stream=True)
+            try:
+                body, _ = await read_capped(response, cap)
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             raise FunctionCallError(f"request failed ({type(exc).__name__})") from exc
-        text = response.text[:MAX_RESULT_CHARS]
+        except (ValueError, UnicodeError) as exc:
+            raise FunctionCallError(f"the request could not be made ({type(exc).__name__})") from exc
+        text = text_of(body, response)[: self.max_result_chars]
         if response.is_redirect:
             raise FunctionCallError(f"HTTP {response.status_code} redirect not followed")
         if response.is_error:

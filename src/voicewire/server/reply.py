@@ -2,7 +2,8 @@
 
 Whoever produces the text (the LLM loop in `thinking`, an injected message, a replayed one) calls `say` per
 sentence. The synthesis stage turns each sentence into client-format frames while the sender stage is still
-sending the previous one; so the LLM, TTS and the wire all overlap.
+sending the previous one; so the LLM, TTS and the wire all overlap. Synthesis runs at most
+`AUDIO_AHEAD_SECONDS` of audio ahead of the paced sender, so a long reply is never held in memory whole.
 
 On the wire a reply is bracketed per *segment*: `ConversationText(assistant)` → `AgentStartedSpeaking` →
 binary frames (with `ConversationText` before each later sentence) → `AgentAudioDone`. A reply that calls a
@@ -71,11 +72,20 @@ class _Marker(enum.Enum):
     FINISH = "finish"
 
 
+#: Synthesised audio the synthesis stage may run ahead of the sender, in seconds: enough to keep the wire
+#: fed while TTS makes the next piece, without holding a whole long reply in memory.
+AUDIO_AHEAD_SECONDS = 2.0
+
+
 @dataclasses.dataclass(frozen=True)
 class ReplyOptions:
     output: OutputFormat
     pacing: float
     chunk_ms: int
+
+    @property
+    def frames_ahead(self) -> int:
+        return max(1, round(AUDIO_AHEAD_SECONDS * 1000 / self.chunk_ms))
 
 
 class Reply:
@@ -111,7 +121,7 @@ class Reply:
         self._options = options
         self._voice = voice
         self._sentences: asyncio.Queue[Sentence | _Marker] = asyncio.Queue()
-        self._frames: asyncio.Queue[tuple[Sentence, bytes] | _Marker] = asyncio.Queue()
+        self._frames: asyncio.Queue[tuple[Sentence, bytes] | _Marker] = asyncio.Queue(options.frames_ahead)
         self._finishing = False
         self._interrupted = False
         #: Set once the first piece has audio, or cannot get any (failed, interrupted, reply over).
@@ -202,7 +212,7 @@ class Reply:
                         await self._synthesize_sentence(item)
                     self._first_audio.set()  # spoken or failed, the first piece is through TTS
                     continue
-                self._frames.put_nowait(item)
+                await self._frames.put(item)
                 if item is _Marker.FINISH:
                     return
         finally:
@@ -215,21 +225,24 @@ class Reply:
             stream = choice.engine.synthesize(sentence.text, voice=choice.voice)
             try:
                 async for pcm in stream:
-                    self._queue_frames(sentence, encoder.feed(pcm))
+                    await self._queue_frames(sentence, encoder.feed(pcm))
+                    if self._interrupted:
+                        break
             finally:
                 close = getattr(stream, "aclose", None)
                 if close is not None:
                     await close()
-            self._queue_frames(sentence, encoder.flush())
+            await self._queue_frames(sentence, encoder.flush())
         except EngineError as exc:
             self.listener.speak_failed(self, f"Speech synthesis failed for {sentence.text!r}: {exc}")
 
-    def _queue_frames(self, sentence: Sentence, frames: list[bytes]) -> None:
+    async def _queue_frames(self, sentence: Sentence, frames: list[bytes]) -> None:
+        """Waits while `frames_ahead` frames are not yet sent, which pauses synthesis too."""
         for frame in frames:
             if sentence.audio_at is None:
                 sentence.audio_at = self._clock.now()
                 self._first_audio.set()
-            self._frames.put_nowait((sentence, frame))
+            await self._frames.put((sentence, frame))
 
     async def _send(self) -> None:
         pacer = Pacer(self._clock, self._options.pacing)

@@ -7,7 +7,10 @@ welfare | and secure ...", "Your internet has been down | since ..."); and after
 words at the latest. A small model's first sentence often runs to 20 words, and Piper needed 0.7-1.4 s for
 such a piece while the LLM went on generating on the same cores.
 
-Later pieces are whole sentences, cut at `.`, `!` or `?` followed by white space, unless they run long. A
+Later pieces are whole sentences, cut at `.`, `!` or `?` followed by white space, unless they run long: a
+long sentence may be cut at a clause break after `LONG_PIECE_MIN_WORDS` words, and any piece is cut at a word
+boundary before it exceeds `MAX_PIECE_WORDS` words or `MAX_PIECE_CHARS` characters (`engines._text`), so no
+text, however long or unpunctuated, reaches TTS as one call. A
 period does not end a sentence inside a number ("3.5"), after a title ("Mr."), after an initial ("J.") or
 inside a dotted abbreviation ("e.g.", "U.S.").
 """
@@ -15,6 +18,8 @@ inside a dotted abbreviation ("e.g.", "U.S.").
 from __future__ import annotations
 
 import re
+
+from voicewire.engines._text import bounded_pieces, length_cut
 
 #: Words before the first clause break that may be cut off as the first piece.
 FIRST_PIECE_MIN_WORDS = 4
@@ -72,21 +77,21 @@ class SentenceSplitter:
         return pieces
 
     def flush(self) -> list[str]:
-        piece = self._buffer.strip()
+        pieces = bounded_pieces(self._buffer)
         self._buffer = ""
         self._scanned = 0
-        if piece:
+        if pieces:
             self._first = False
-            return [piece]
-        return []
+        return pieces
 
     def _cut(self) -> int | None:
-        cut = self._next_cut()
+        candidates = [self._next_cut(), length_cut(self._buffer.lstrip())]
+        if candidates[1] is not None:
+            candidates[1] += len(self._buffer) - len(self._buffer.lstrip())
         if self._first:
-            word = self._word_cut()
-            if word is not None and (cut is None or word < cut):
-                return word
-        return cut
+            candidates.append(self._word_cut())
+        known = [cut for cut in candidates if cut is not None]
+        return min(known) if known else None
 
     def _word_cut(self) -> int | None:
         """Where the first piece ends at a word boundary: before a clause starter or the word past the cap."""

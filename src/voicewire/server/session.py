@@ -87,21 +87,24 @@ from voicewire.protocol.agent import (
     WarningCode,
     Welcome,
 )
+from voicewire.quoting import excerpt
 from voicewire.server.clock import Clock, MonotonicClock
 from voicewire.server.config import ServerConfig
 from voicewire.server.configuration import (
     Pipeline,
     SettingsRejected,
     Thinker,
+    check_function_specs,
     choose_thinker,
     choose_voice,
     configure,
     prompt_limit_text,
 )
 from voicewire.server.early_audio import EarlyAudio
-from voicewire.server.functions import FunctionRunner
+from voicewire.server.functions import MAX_RESULT_CHARS, FunctionRunner
 from voicewire.server.idle import IdleWatchdog
 from voicewire.server.incremental_stt import IncrementalStt
+from voicewire.server.limits import inject_limit_problem, instructions_problem, result_chars
 from voicewire.server.metrics import ReplyKind, SessionObserver, TurnMetrics
 from voicewire.server.outbox import Outbox
 from voicewire.server.reply import Reply
@@ -262,7 +265,7 @@ class Session:
                 if not self._functions.resolve(call_id, content):
                     self._error(
                         ErrorCode.UNKNOWN_FUNCTION_CALL_ID,
-                        f"No function call with id {call_id!r} is waiting for a response",
+                        f"No function call with id {excerpt(call_id)} is waiting for a response",
                     )
             case _:
                 assert_never(command)
@@ -315,6 +318,7 @@ class Session:
             self._error(exc.code, exc.description)
             return
         self._pipeline = pipeline
+        self._functions.max_result_chars = result_chars(pipeline.thinker.llm, MAX_RESULT_CHARS)
         self._send_history = settings.history
         if settings.think.prompt:
             self.instructions = settings.think.prompt
@@ -337,31 +341,42 @@ class Session:
 
     async def _update_think(self, think: ThinkSettings) -> None:
         assert self._pipeline is not None
-        if think.prompt is not None and not self._prompt_fits(think.prompt):
-            return
         try:
+            check_function_specs(think.functions)
             thinker = choose_thinker(think.providers, self._engines, self._config)
         except SettingsRejected as exc:
             self._error(exc.code, f"{exc.description}; think was not changed")
             return
+        if think.prompt is not None and not self._prompt_fits(think.prompt, thinker):
+            if thinker.owned:
+                await _close(thinker)
+            return
         await self._release_thinker()
         self._pipeline.thinker = thinker
         self.instructions = think.prompt or self.instructions
+        self._functions.max_result_chars = result_chars(thinker.llm, MAX_RESULT_CHARS)
         self._functions.set_functions(think.functions)
         self._outbox.send(ThinkUpdated())
         if thinker.fallback_notice is not None:
             self._outbox.send(Warning(WarningCode.PROVIDER_FALLBACK, thinker.fallback_notice))
 
-    def _prompt_fits(self, prompt: str) -> bool:
-        """Each message is bounded by the frame limit, but appended updates would grow the prompt forever."""
+    def _prompt_fits(self, prompt: str, thinker: Thinker | None = None) -> bool:
+        """Each message is bounded by the frame limit, but appended updates would grow the prompt forever;
+        and a prompt the model's context cannot hold would fail every later turn."""
         if len(prompt.encode("utf-8")) > self._config.max_instructions_bytes:
             self._error(ErrorCode.INVALID_SETTINGS, prompt_limit_text(self._config))
+            return False
+        thinker = thinker or (self._pipeline.thinker if self._pipeline is not None else None)
+        if thinker is not None and (problem := instructions_problem(thinker.llm, prompt)):
+            self._error(ErrorCode.INVALID_SETTINGS, problem)
             return False
         return True
 
     def _inject(self, text: str) -> None:
         if not text.strip():
             self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, "InjectAgentMessage.message is empty")
+        elif problem := inject_limit_problem("InjectAgentMessage.message", text, self._config):
+            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, problem)
         elif self.state is State.LISTENING:
             self._speak("inject", text, record=True)
         elif (
@@ -379,6 +394,9 @@ class Session:
         """A user turn given as text: answered like a transcript (see the module docstring)."""
         if not text.strip():
             self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, "InjectUserMessage.content is empty")
+            return
+        if problem := inject_limit_problem("InjectUserMessage.content", text, self._config):
+            self._error(ErrorCode.UNPARSABLE_CLIENT_MESSAGE, problem)
             return
         if self.state is State.USER_SPEAKING:
             self._outbox.send(InjectionRefused("The user is speaking; try again when they stop"))
@@ -622,9 +640,7 @@ class Session:
         """Close an LLM engine made for this session (a client's own endpoint)."""
         thinker = self._pipeline.thinker if self._pipeline is not None else None
         if thinker is not None and thinker.owned:
-            close = getattr(thinker.llm, "aclose", None)
-            if close is not None:
-                await close()
+            await _close(thinker)
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -647,6 +663,12 @@ class Session:
             f"No audio or message for {self._idle.timeout:g} s; send KeepAlive while there is no audio",
         )
         self._outbox.close(1000, "idle timeout")
+
+
+async def _close(thinker: Thinker) -> None:
+    close = getattr(thinker.llm, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _chat_messages(items: Iterable[HistoryItem]) -> Iterable[ChatMessage]:

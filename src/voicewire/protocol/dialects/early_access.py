@@ -38,6 +38,7 @@ from voicewire.protocol.responses import (
     UserStartedSpeakingResponse,
     WelcomeResponse,
 )
+from voicewire.quoting import excerpt
 
 SETTINGS_TYPE = "SettingsConfiguration"
 #: What a 3.11 client sends for `context.messages` given as dicts: only the keys survived (protocol.md §1.8).
@@ -133,7 +134,7 @@ def _context(options: SettingsConfigurationOptions) -> tuple[a.HistoryItem, ...]
         if role not in _CONTEXT_ROLES:
             raise a.CommandError(
                 a.ErrorCode.INVALID_SETTINGS,
-                f"context.messages: unknown role {role!r} (use user or assistant)",
+                f"context.messages: unknown role {excerpt(role)} (use user or assistant)",
             )
         items.append(a.HistoryItem(role, content))
     return tuple(items)

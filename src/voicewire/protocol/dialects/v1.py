@@ -18,6 +18,7 @@ from typing import Any, assert_never
 from voicewire.protocol import agent as a
 from voicewire.protocol.base import OMIT_NONE, Model, ProtocolError
 from voicewire.protocol.codec import load_object
+from voicewire.quoting import excerpt
 
 SETTINGS_TYPE = "Settings"
 
@@ -143,7 +144,9 @@ class V1:
                     "SettingsConfiguration is an early-access message, and this endpoint speaks the v1 "
                     "dialect: connect to /agent for early access, or send Settings here",
                 )
-            raise a.CommandError(a.ErrorCode.UNPARSABLE_CLIENT_MESSAGE, f"Unknown message type {kind!r}")
+            raise a.CommandError(
+                a.ErrorCode.UNPARSABLE_CLIENT_MESSAGE, f"Unknown message type {excerpt(kind)}"
+            )
         try:
             return decoder(data)
         except ProtocolError as exc:
@@ -292,7 +295,7 @@ def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise ProtocolError(f"the field {key!r} must be text")
+        raise ProtocolError(f"the field {excerpt(key)} must be text")
     return value
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.server.timeline import V1_SETTINGS, WEATHER_CALL, Timeline, VirtualClock, speech
+from tests.server.timeline import TEST_TURNS, V1_SETTINGS, WEATHER_CALL, Timeline, VirtualClock, speech
 from voicewire.engines.scripted import ScriptedLlm
 from voicewire.protocol.dialects import V1
-from voicewire.server import State
+from voicewire.server import ServerConfig, State
 
 BRACKET = ["ConversationText", "AgentStartedSpeaking", "<audio>", "AgentAudioDone"]
 WEATHER_FUNCTION = {
@@ -238,3 +238,14 @@ async def test_context_messages_seed_the_history_with_function_calls() -> None:
         assert [(m.role, m.content) for m in history] == [("user", "Hi"), ("assistant", ""), ("tool", "rain")]
         assert history[1].tool_calls[0].name == "get_weather"
         assert history[2].tool_call_id == "c0"
+
+
+async def test_the_history_keeps_only_the_newest_messages() -> None:
+    async with v1_timeline(config=ServerConfig(turns=TEST_TURNS, max_history_messages=5)) as t:
+        await t.send(settings())
+        for n in range(6):
+            await t.send({"type": "InjectUserMessage", "content": f"question {n}"})
+            await t.clock.advance(1.0)
+        assert len(t.session.history) <= 5
+        assert t.history()[0] == ("user", "question 4")  # it starts at a user message
+        assert t.history()[-1][0] == "assistant"

@@ -196,6 +196,8 @@ class ServerConfig:
     max_tool_rounds: int = 4
     #: Turn records kept per session for benchmarks and /metrics.
     metrics_history: int = 100
+    #: Conversation messages a session keeps (the LLM sees what fits its context of them); the oldest go.
+    max_history_messages: int = 400
     #: Server processes sharing the port (SO_REUSEPORT), each with its own engines (`serve --workers`).
     workers: int = 1
     #: On SIGTERM: how long live sessions may go on (no new ones are accepted) before a close with 1001.

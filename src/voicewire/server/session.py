@@ -323,7 +323,7 @@ class Session:
         if settings.think.prompt:
             self.instructions = settings.think.prompt
         self._functions.set_functions(settings.think.functions)
-        self.history = list(_chat_messages(settings.context))
+        self.history = _bounded(list(_chat_messages(settings.context)), self._config.max_history_messages)
         self._outbox.send(SettingsApplied())
         for notice in pipeline.warnings:
             self._outbox.send(notice)
@@ -562,7 +562,7 @@ class Session:
             self._remember(reply.history())
 
     def _remember(self, messages: list[ChatMessage]) -> None:
-        self.history.extend(messages)
+        self.history = _bounded([*self.history, *messages], self._config.max_history_messages)
         if self._send_history:
             for item in _history_items(messages, self._functions.client_side):
                 self._outbox.send(HistoryAdded(item))
@@ -669,6 +669,19 @@ async def _close(thinker: Thinker) -> None:
     close = getattr(thinker.llm, "aclose", None)
     if close is not None:
         await close()
+
+
+def _bounded(history: list[ChatMessage], limit: int) -> list[ChatMessage]:
+    """The newest `limit` messages at most, starting at a user message, so no tool result loses its call.
+
+    A client can add to the history without end (injected turns, replies); the LLM only ever reads the end
+    of it that fits its context, so older messages are dropped rather than kept in memory.
+    """
+    if len(history) <= limit:
+        return history
+    kept = history[-limit:]
+    start = next((i for i, message in enumerate(kept) if message.role == "user"), len(kept))
+    return kept[start:]
 
 
 def _chat_messages(items: Iterable[HistoryItem]) -> Iterable[ChatMessage]:

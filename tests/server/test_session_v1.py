@@ -249,3 +249,13 @@ async def test_the_history_keeps_only_the_newest_messages() -> None:
         assert len(t.session.history) <= 5
         assert t.history()[0] == ("user", "question 4")  # it starts at a user message
         assert t.history()[-1][0] == "assistant"
+
+
+async def test_the_agent_says_and_shows_replies_without_markup() -> None:
+    llm = ScriptedLlm([["**Sure!** #StayCalm"]])
+    async with v1_timeline(llm=llm) as t:
+        await t.send(settings())
+        await t.send({"type": "InjectUserMessage", "content": "Tell me."})
+        await t.clock.advance(1.0)
+        assert t.of_type("ConversationText")[-1]["content"] == "Sure! Stay Calm"
+        assert t.tts.requests[-1][0] == "Sure! Stay Calm"

@@ -32,6 +32,7 @@ from voicewire.server.audio_io import OutputFormat, Pacer, SentenceEncoder
 from voicewire.server.clock import Clock
 from voicewire.server.metrics import TurnMetrics
 from voicewire.server.outbox import Outbox
+from voicewire.server.speakable import speakable
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,10 @@ class Reply:
         return not self._finishing and not self._interrupted
 
     def say(self, text: str) -> None:
+        """Speak `text` after what was said before; marks a voice cannot say are left out (`speakable`)."""
+        text = speakable(text)
+        if not text:
+            return
         sentence = Sentence(text, self._clock.now())
         self.log.append(sentence)
         self._sentences.put_nowait(sentence)

@@ -10,9 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-import httpx
-
-from tests.server.net import client, free_port, receive
+from tests.server.net import client, free_port, receive, wait_healthy
 from voicewire import cli
 from voicewire.logs import JsonFormatter
 
@@ -57,7 +55,8 @@ async def test_serve_logs_json_lines_for_a_session(tmp_path: Path) -> None:
             sys.executable, "-c", SERVE, *argv, stderr=stderr, env=_environment()
         )
     try:
-        await _wait_until_healthy(port)
+        async with asyncio.timeout(30):
+            await wait_healthy(port)
         async with client(f"ws://127.0.0.1:{port}/agent") as ws:
             assert (await receive(ws))["type"] == "Welcome"  # type: ignore[index]
     finally:
@@ -73,14 +72,3 @@ async def test_serve_logs_json_lines_for_a_session(tmp_path: Path) -> None:
 def _environment() -> dict[str, str]:
     source = str(Path(cli.__file__).resolve().parents[1])
     return {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
-
-
-async def _wait_until_healthy(port: int) -> None:
-    async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(30):
-        while True:
-            try:
-                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)

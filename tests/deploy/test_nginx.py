@@ -16,10 +16,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.server.net import free_port
+from tests.server.net import free_port, wait_healthy
 from tests.server.test_serving import (
     ROOT,
     scripted_server,
@@ -59,15 +58,6 @@ def nginx(tmp_path: Path, port: int, upstreams: list[int]) -> Iterator[subproces
         process.wait(10)
 
 
-async def wait_proxying(port: int) -> None:
-    async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(10):
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-
-
 async def test_sessions_spread_over_two_hosts_and_a_drained_host_loses_no_other_session(
     tmp_path: Path,
 ) -> None:
@@ -78,7 +68,8 @@ async def test_sessions_spread_over_two_hosts_and_a_drained_host_loses_no_other_
     ):
         await asyncio.gather(wait_ready(first), wait_ready(second))
         with nginx(tmp_path, proxy_port, [first_port, second_port]):
-            await wait_proxying(proxy_port)
+            async with asyncio.timeout(10):
+                await wait_healthy(proxy_port)
             url = f"ws://127.0.0.1:{proxy_port}/agent"
             async with sessions(url, 20) as live:
                 hosts = await asyncio.gather(*(take_turn(ws) for ws in live))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -38,6 +39,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def wait_healthy(port: int) -> None:
+    """Until `GET /healthz` on a loopback port answers 200 (a server in another process has its engines);
+    callers bound it with `asyncio.timeout`."""
+    async with httpx.AsyncClient(trust_env=False) as http:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
 
 
 def fast_config(**changes: Any) -> ServerConfig:

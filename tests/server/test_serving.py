@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -25,6 +24,7 @@ from tests.server.net import (
     receive_until,
     running,
     speak,
+    wait_healthy,
 )
 from voicewire.engines.registry import EngineRegistry
 from voicewire.protocol import SettingsConfigurationOptions
@@ -33,15 +33,6 @@ from voicewire.server.serving import serve_until_signalled
 
 SETTINGS = str(SettingsConfigurationOptions())
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def wait_healthy(port: int) -> None:
-    async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(20):
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
 
 
 async def start_session(url: str) -> ClientConnection:
@@ -70,7 +61,8 @@ async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1
 
     port = free_port()
     serving = asyncio.create_task(serve_until_signalled(ServerConfig(port=port, drain_timeout_s=0), load))
-    await wait_healthy(port)
+    async with asyncio.timeout(20):
+        await wait_healthy(port)
     async with client(f"ws://127.0.0.1:{port}/agent") as ws:
         assert (await receive(ws))["type"] == "Welcome"  # type: ignore[index]
         os.kill(os.getpid(), signal.SIGTERM)

@@ -37,6 +37,34 @@ def http_client(
     )
 
 
+class HttpEndpoint:
+    """One remote API endpoint: its HTTP client, its name in errors, and a `repr` without the key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        what: str,
+        model: str,
+        authorization: str | None,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        #: How errors name this endpoint, e.g. "speech endpoint http://host/v1".
+        self._what = f"{what} {self.base_url}"
+        self._client = http_client(
+            base_url, authorization=authorization, timeout=timeout, transport=transport
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
 async def raise_for_status(response: httpx.Response, what: str) -> None:
     """An `EngineError` quoting the start of the body for an HTTP error status; nothing otherwise."""
     if response.status_code < 400:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from voicewire.engines._remote import http_client, raise_for_status, transport_error, wav_bytes
+from voicewire.engines._remote import HttpEndpoint, raise_for_status, transport_error, wav_bytes
 from voicewire.engines.base import EngineError, FloatAudio, Transcript
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 DEEPGRAM_URL = "https://api.deepgram.com/v1"
 
 
-class DeepgramStt:
+class DeepgramStt(HttpEndpoint):
     """One Deepgram endpoint; `model` is used when the caller names none."""
 
     def __init__(
@@ -36,20 +36,15 @@ class DeepgramStt:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self._language = language
-        self._what = f"Deepgram listen endpoint {self.base_url}"
-        authorization = f"Token {api_key}" if api_key else None
-        self._client = http_client(
-            base_url, authorization=authorization, timeout=timeout, transport=transport
+        super().__init__(
+            base_url,
+            what="Deepgram listen endpoint",
+            model=model,
+            authorization=f"Token {api_key}" if api_key else None,
+            timeout=timeout,
+            transport=transport,
         )
-
-    def __repr__(self) -> str:
-        return f"DeepgramStt(base_url={self.base_url!r}, model={self.model!r})"
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+        self._language = language
 
     async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
         params: list[tuple[str, str | int | float | bool | None]] = [

@@ -15,7 +15,7 @@ from typing import Literal
 
 import httpx
 
-from voicewire.engines._remote import http_client, raise_for_status, transport_error, wav_bytes
+from voicewire.engines._remote import HttpEndpoint, raise_for_status, transport_error, wav_bytes
 from voicewire.engines.base import EngineError, FloatAudio, Transcript
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 TranscriptionFormat = Literal["json", "text"]
 
 
-class OpenAiStt:
+class OpenAiStt(HttpEndpoint):
     """One transcription endpoint and the model it is asked for."""
 
     def __init__(
@@ -37,21 +37,16 @@ class OpenAiStt:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
+        super().__init__(
+            base_url,
+            what="transcription endpoint",
+            model=model,
+            authorization=f"Bearer {api_key}" if api_key else None,
+            timeout=timeout,
+            transport=transport,
+        )
         self._format = response_format
         self._language = language
-        self._what = f"transcription endpoint {self.base_url}"
-        authorization = f"Bearer {api_key}" if api_key else None
-        self._client = http_client(
-            base_url, authorization=authorization, timeout=timeout, transport=transport
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAiStt(base_url={self.base_url!r}, model={self.model!r})"
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
         fields = {"model": self.model, "response_format": self._format}

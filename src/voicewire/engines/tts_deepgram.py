@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator
 
 import httpx
 
-from voicewire.engines._remote import Int16Stream, http_client, raise_for_status, transport_error
+from voicewire.engines._remote import HttpEndpoint, Int16Stream, raise_for_status, transport_error
 from voicewire.engines.base import PcmAudio
 from voicewire.engines.stt_deepgram import DEEPGRAM_URL
 
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_VOICE = "aura-2-thalia-en"
 
 
-class DeepgramTts:
+class DeepgramTts(HttpEndpoint):
     """One Deepgram endpoint speaking Aura voices at `sample_rate`."""
 
     def __init__(
@@ -35,17 +35,15 @@ class DeepgramTts:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self._sample_rate = sample_rate
-        self._what = f"Deepgram speak endpoint {self.base_url}"
-        authorization = f"Token {api_key}" if api_key else None
-        self._client = http_client(
-            base_url, authorization=authorization, timeout=timeout, transport=transport
+        super().__init__(
+            base_url,
+            what="Deepgram speak endpoint",
+            model=model,
+            authorization=f"Token {api_key}" if api_key else None,
+            timeout=timeout,
+            transport=transport,
         )
-
-    def __repr__(self) -> str:
-        return f"DeepgramTts(base_url={self.base_url!r}, model={self.model!r})"
+        self._sample_rate = sample_rate
 
     @property
     def sample_rate(self) -> int:
@@ -53,9 +51,6 @@ class DeepgramTts:
 
     def has_voice(self, voice: str) -> bool:
         return voice.startswith("aura-")
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncGenerator[PcmAudio, None]:
         params = {

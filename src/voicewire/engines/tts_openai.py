@@ -15,9 +15,9 @@ from typing import Literal
 import httpx
 
 from voicewire.engines._remote import (
+    HttpEndpoint,
     Int16Stream,
     WavStreamReader,
-    http_client,
     raise_for_status,
     transport_error,
 )
@@ -30,7 +30,7 @@ SpeechFormat = Literal["pcm", "wav"]
 OPENAI_PCM_RATE = 24000
 
 
-class OpenAiTts:
+class OpenAiTts(HttpEndpoint):
     """One speech endpoint, its model, and the voices it is known to have (the first is the default)."""
 
     def __init__(
@@ -45,21 +45,19 @@ class OpenAiTts:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
+        super().__init__(
+            base_url,
+            what="speech endpoint",
+            model=model,
+            authorization=f"Bearer {api_key}" if api_key else None,
+            timeout=timeout,
+            transport=transport,
+        )
         self.voices = tuple(voices)
         if not self.voices:
             raise ValueError("OpenAiTts needs at least one voice")
         self._format = response_format
         self._sample_rate = sample_rate
-        self._what = f"speech endpoint {self.base_url}"
-        authorization = f"Bearer {api_key}" if api_key else None
-        self._client = http_client(
-            base_url, authorization=authorization, timeout=timeout, transport=transport
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAiTts(base_url={self.base_url!r}, model={self.model!r})"
 
     @property
     def sample_rate(self) -> int:
@@ -67,9 +65,6 @@ class OpenAiTts:
 
     def has_voice(self, voice: str) -> bool:
         return voice in self.voices
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncGenerator[PcmAudio, None]:
         """Other engines' voice names (e.g. an Aura name mapped here) get this endpoint's default voice."""

@@ -87,7 +87,8 @@ class InputDecoder:
         self._resampler = StreamResampler(fmt.sample_rate, ENGINE_SAMPLE_RATE, np.int16)
 
     def feed(self, data: bytes) -> FloatAudio:
-        data = self._remainder + data
+        if self._remainder:
+            data = self._remainder + data
         whole = len(data) - len(data) % self._width
         self._remainder = data[whole:]
         pcm = decode(data[:whole], self._encoding)

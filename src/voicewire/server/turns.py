@@ -110,6 +110,8 @@ class TurnDetector:
         self._silence_run = 0
         self._next_check = 0
         self._paused = False
+        #: `_trimmed`'s last result and the window count it covers (None: not made for this utterance).
+        self._trimmed_cache: tuple[int, FloatAudio] | None = None
 
     def _windows(self, ms: int) -> int:
         return math.ceil(ms * ENGINE_SAMPLE_RATE / 1000 / self._window)
@@ -125,9 +127,13 @@ class TurnDetector:
         return self._utterance is not None and self._announced
 
     async def push(self, samples: FloatAudio) -> list[TurnEvent]:
-        """Score the whole windows now available; the caller awaits one push at a time, in stream order."""
-        audio = np.concatenate((self._pending, samples.astype(np.float32, copy=False)))
+        """Score the whole windows now available; the caller awaits one push at a time, in stream order.
+
+        Windows are kept as views of `samples` (no copy per frame): the caller must not change it afterwards.
+        """
+        samples = samples.astype(np.float32, copy=False)
         self._received += len(samples)
+        audio = np.concatenate((self._pending, samples)) if len(self._pending) else samples
         count = len(audio) // self._window
         self._pending = audio[count * self._window :]
         if count == 0:
@@ -135,14 +141,13 @@ class TurnDetector:
         windows = audio[: count * self._window].reshape(count, self._window)
         events: list[TurnEvent] = []
         for window, probability in zip(windows, await self._vad.speech_probabilities(windows), strict=True):
-            events.extend(await self._score(window, probability))
+            # Listening needs no await: most windows skip a coroutine of their own.
+            if self._utterance is None:
+                events.extend(self._listen(window, probability))
+            else:
+                events.extend(await self._follow(window, probability))
             self._processed += self._window
         return events
-
-    async def _score(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
-        if self._utterance is None:
-            return self._listen(window, probability)
-        return await self._follow(window, probability)
 
     def _listen(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
         if probability < self._config.speech_threshold:
@@ -236,12 +241,18 @@ class TurnDetector:
         return events
 
     def _trimmed(self) -> FloatAudio:
+        """The utterance up to `tail_ms` after its last speech. It does not change while the user is silent,
+        so the copy made at the pause is the one the end of turn hands on."""
         assert self._utterance is not None
-        return np.concatenate(self._utterance[: self._last_speech + self._tail_windows])
+        end = min(len(self._utterance), self._last_speech + self._tail_windows)
+        if self._trimmed_cache is None or self._trimmed_cache[0] != end:
+            self._trimmed_cache = (end, np.concatenate(self._utterance[:end]))
+        return self._trimmed_cache[1]
 
     def _finish(self) -> None:
         assert self._utterance is not None
         self._preroll.extend(self._utterance)  # its silent end is the next utterance's pre-roll
         self._utterance = None
+        self._trimmed_cache = None
         self._paused = False
         self._announced = False

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from voicewire.engines.base import ENGINE_SAMPLE_RATE, FloatAudio
 
@@ -175,10 +174,13 @@ class SileroModel:
         states = np.stack([stream.state for stream in streams], axis=1)
         inputs = np.concatenate((contexts, windows), axis=1)
         output, new_states = self._session.run(None, {"input": inputs, "state": states, "sr": self._rate})
-        for k, stream in enumerate(streams):
-            stream.state = np.ascontiguousarray(new_states[:, k, :])
-            stream.context = windows[k, -CONTEXT_SAMPLES:].copy()
+        # One copy of each for the whole batch; every stream keeps its own rows of them.
+        states_by_stream = np.ascontiguousarray(new_states.transpose(1, 0, 2))
+        contexts = windows[:, -CONTEXT_SAMPLES:].copy()
+        for stream, state, context in zip(streams, states_by_stream, contexts, strict=True):
+            stream.state = state
+            stream.context = context
         self.calls += 1
         self.windows_scored += len(streams)
-        probabilities: npt.NDArray[np.float32] = output[:, 0]
-        return [float(p) for p in probabilities]
+        probabilities: list[float] = output[:, 0].tolist()
+        return probabilities

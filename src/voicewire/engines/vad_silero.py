@@ -125,8 +125,9 @@ class SileroModel:
         """Whether every window's RMS is below `gate_dbfs` (never, without a gate)."""
         if self._gate_power is None:
             return False
-        power = np.einsum("ij,ij->i", windows, windows) / windows.shape[1]
-        return bool(np.all(power < self._gate_power))
+        # A dot product per window (usually one): a fifth of the cost of einsum and a reduction per frame.
+        gate = self._gate_power
+        return all(float(window @ window) / len(window) < gate for window in windows)
 
     def stream(self) -> SileroStream:
         """A detector for one session (the `vad_factory` of the registry)."""

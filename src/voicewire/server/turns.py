@@ -251,7 +251,8 @@ class TurnDetector:
 
     def _finish(self) -> None:
         assert self._utterance is not None
-        self._preroll.extend(self._utterance)  # its silent end is the next utterance's pre-roll
+        # Its silent end is the next utterance's pre-roll (only the windows the bounded deque keeps).
+        self._preroll.extend(self._utterance[-(self._preroll.maxlen or 1) :])
         self._utterance = None
         self._trimmed_cache = None
         self._paused = False

@@ -240,3 +240,23 @@ def test_without_agent_audio_an_onset_starts_the_turn_at_once() -> None:
     detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
     events = [push(detector, windows(p)) for p in [0, 1, 1, 1]]
     assert [type(e) for e in events[3]] == [SpeechStarted]
+
+
+def test_audio_handed_on_at_pauses_is_unchanged_by_the_speech_that_follows() -> None:
+    # Long enough (200 windows of speech between pauses) for the utterance's array to grow several times.
+    speech = [0.9] * 200
+    probabilities = [0.0, *speech, 0.0, 0.0, *speech, 0.0, 0.0, *speech, *[0.0] * 10]
+    audio = np.concatenate(
+        [np.full(WINDOW, p + 1e-4 * i, dtype=np.float32) for i, p in enumerate(probabilities)]
+    )
+    detector = TurnDetector(ProbabilityVad(), CONFIG)
+    events = push(detector, audio)
+    pauses = [e.utterance for e in events if isinstance(e, SpeechPaused)]
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    assert len(pauses) == 3 and len(ended) == 1
+    # Checked after the whole push: each pause's audio is still what the utterance was at that pause (the
+    # pre-roll window, the speech so far and the 64 ms tail).
+    np.testing.assert_array_equal(pauses[0], audio[: (1 + 200 + 2) * WINDOW])
+    np.testing.assert_array_equal(pauses[1], audio[: (1 + 200 + 2 + 200 + 2) * WINDOW])
+    np.testing.assert_array_equal(ended[0].utterance, pauses[-1])
+    np.testing.assert_array_equal(ended[0].utterance, audio[: (1 + 3 * 200 + 4 + 2) * WINDOW])

@@ -75,6 +75,41 @@ class TurnDiscarded:
 TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded | TurnDiscarded
 
 
+class _Utterance:
+    """An utterance's windows, also laid end to end in one growing array.
+
+    The audio handed on at each pause and at the end of the turn is a view of that array instead of a copy of
+    the whole utterance so far: in continuous speech a pause comes every few hundred milliseconds, and the
+    copies grew with the utterance. Windows are only ever written past the end of any view handed out, so a
+    view never changes.
+    """
+
+    def __init__(self, windows: list[FloatAudio], window: int, max_windows: int) -> None:
+        self.windows = windows
+        self._window = window
+        self._max_samples = max(max_windows, len(windows)) * window
+        self._samples = np.empty(min(self._max_samples, max(len(windows), 64) * window), dtype=np.float32)
+        if windows:
+            self._samples[: len(windows) * window] = np.concatenate(windows)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def append(self, window: FloatAudio) -> None:
+        start = len(self.windows) * self._window
+        if start + self._window > len(self._samples):
+            grown = np.empty(min(self._max_samples, 2 * len(self._samples)), dtype=np.float32)
+            grown[:start] = self._samples[:start]
+            self._samples = grown
+        self._samples[start : start + self._window] = window
+        self.windows.append(window)
+
+    def audio(self, windows: int | None = None) -> FloatAudio:
+        """The first `windows` windows (all by default) as one array."""
+        count = len(self.windows) if windows is None else min(windows, len(self.windows))
+        return self._samples[: count * self._window]
+
+
 class TurnDetector:
     def __init__(
         self, vad: VoiceActivityDetector, config: TurnConfig, end_of_turn: EndOfTurnModel | None = None
@@ -102,7 +137,7 @@ class TurnDetector:
             maxlen=self._windows(config.preroll_ms)
         )
         self._onset: list[FloatAudio] = []
-        self._utterance: list[FloatAudio] | None = None
+        self._utterance: _Utterance | None = None
         self._onset_start = 0
         self._announced = False
         self._speech_windows = 0
@@ -110,8 +145,6 @@ class TurnDetector:
         self._silence_run = 0
         self._next_check = 0
         self._paused = False
-        #: `_trimmed`'s last result and the window count it covers (None: not made for this utterance).
-        self._trimmed_cache: tuple[int, FloatAudio] | None = None
 
     def _windows(self, ms: int) -> int:
         return math.ceil(ms * ENGINE_SAMPLE_RATE / 1000 / self._window)
@@ -159,7 +192,7 @@ class TurnDetector:
         if len(self._onset) < self._onset_windows:
             return []
         self._onset_start = self._processed + self._window - len(self._onset) * self._window
-        self._utterance = [*self._preroll, *self._onset]
+        self._utterance = _Utterance([*self._preroll, *self._onset], self._window, self._max_windows)
         self._speech_windows = len(self._onset)
         self._last_speech = len(self._utterance)
         self._silence_run = 0
@@ -180,7 +213,7 @@ class TurnDetector:
         assert self._utterance is not None
         self._utterance.append(window)
         if len(self._utterance) >= self._max_windows:
-            return self._end_now(TurnEnded(np.concatenate(self._utterance), self._processed + self._window))
+            return self._end_now(TurnEnded(self._utterance.audio(), self._processed + self._window))
         if probability >= self._config.silence_threshold:
             self._speech_windows += 1
             self._last_speech = len(self._utterance)
@@ -215,7 +248,7 @@ class TurnDetector:
         if self._silence_run < self._next_check:
             return False
         self._next_check += self._recheck_windows
-        audio = np.concatenate(self._utterance)
+        audio = self._utterance.audio()
         try:
             probability = await self.end_of_turn.completion_probability(audio)
         except EngineError as exc:  # the user is silent and the model cannot say more: end as silence would
@@ -241,19 +274,13 @@ class TurnDetector:
         return events
 
     def _trimmed(self) -> FloatAudio:
-        """The utterance up to `tail_ms` after its last speech. It does not change while the user is silent,
-        so the copy made at the pause is the one the end of turn hands on."""
         assert self._utterance is not None
-        end = min(len(self._utterance), self._last_speech + self._tail_windows)
-        if self._trimmed_cache is None or self._trimmed_cache[0] != end:
-            self._trimmed_cache = (end, np.concatenate(self._utterance[:end]))
-        return self._trimmed_cache[1]
+        return self._utterance.audio(self._last_speech + self._tail_windows)
 
     def _finish(self) -> None:
         assert self._utterance is not None
         # Its silent end is the next utterance's pre-roll (only the windows the bounded deque keeps).
-        self._preroll.extend(self._utterance[-(self._preroll.maxlen or 1) :])
+        self._preroll.extend(self._utterance.windows[-(self._preroll.maxlen or 1) :])
         self._utterance = None
-        self._trimmed_cache = None
         self._paused = False
         self._announced = False

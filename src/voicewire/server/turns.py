@@ -76,38 +76,43 @@ TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded | TurnDisca
 
 
 class _Utterance:
-    """An utterance's windows, also laid end to end in one growing array.
+    """An utterance's windows laid end to end in one growing array.
 
-    The audio handed on at each pause and at the end of the turn is a view of that array instead of a copy of
-    the whole utterance so far: in continuous speech a pause comes every few hundred milliseconds, and the
-    copies grew with the utterance. Windows are only ever written past the end of any view handed out, so a
-    view never changes.
+    The audio handed on at each pause is a view of that array instead of a copy of the whole utterance so far:
+    in continuous speech a pause comes every few hundred milliseconds, and the copies grew with the utterance.
+    Windows are only ever written past the end of any view handed out, so a view never changes. The turn's end
+    gets a copy of its own, so a finished turn (kept by its reply) holds no spare capacity.
     """
 
     def __init__(self, windows: list[FloatAudio], window: int, max_windows: int) -> None:
-        self.windows = windows
         self._window = window
+        self._count = len(windows)
         self._max_samples = max(max_windows, len(windows)) * window
-        self._samples = np.empty(min(self._max_samples, max(len(windows), 64) * window), dtype=np.float32)
+        self._samples = np.empty(min(self._max_samples, max(len(windows), 16) * window), dtype=np.float32)
         if windows:
             self._samples[: len(windows) * window] = np.concatenate(windows)
 
     def __len__(self) -> int:
-        return len(self.windows)
+        return self._count
 
     def append(self, window: FloatAudio) -> None:
-        start = len(self.windows) * self._window
+        start = self._count * self._window
         if start + self._window > len(self._samples):
             grown = np.empty(min(self._max_samples, 2 * len(self._samples)), dtype=np.float32)
             grown[:start] = self._samples[:start]
             self._samples = grown
         self._samples[start : start + self._window] = window
-        self.windows.append(window)
+        self._count += 1
 
     def audio(self, windows: int | None = None) -> FloatAudio:
         """The first `windows` windows (all by default) as one array."""
-        count = len(self.windows) if windows is None else min(windows, len(self.windows))
+        count = self._count if windows is None else min(windows, self._count)
         return self._samples[: count * self._window]
+
+    def last(self, windows: int) -> list[FloatAudio]:
+        """Copies of the last `windows` windows, which keep no reference to the whole utterance."""
+        tail = self.audio()[-windows * self._window :] if windows > 0 else self._samples[:0]
+        return list(tail.reshape(-1, self._window).copy())
 
 
 class TurnDetector:
@@ -213,7 +218,7 @@ class TurnDetector:
         assert self._utterance is not None
         self._utterance.append(window)
         if len(self._utterance) >= self._max_windows:
-            return self._end_now(TurnEnded(self._utterance.audio(), self._processed + self._window))
+            return self._end_now(TurnEnded(self._utterance.audio().copy(), self._processed + self._window))
         if probability >= self._config.silence_threshold:
             self._speech_windows += 1
             self._last_speech = len(self._utterance)
@@ -261,7 +266,7 @@ class TurnDetector:
         speech_end = self._processed + self._window - self._silence_run * self._window
         event: TurnEvent = TurnDiscarded()
         if self._speech_windows >= self._min_speech_windows:
-            event = TurnEnded(self._trimmed(), speech_end)
+            event = TurnEnded(self._trimmed().copy(), speech_end)
         self._finish()
         return event
 
@@ -280,7 +285,7 @@ class TurnDetector:
     def _finish(self) -> None:
         assert self._utterance is not None
         # Its silent end is the next utterance's pre-roll (only the windows the bounded deque keeps).
-        self._preroll.extend(self._utterance.windows[-(self._preroll.maxlen or 1) :])
+        self._preroll.extend(self._utterance.last(self._preroll.maxlen or 0))
         self._utterance = None
         self._paused = False
         self._announced = False

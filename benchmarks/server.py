@@ -35,6 +35,7 @@ async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None 
     `piper`: the Piper voice with scripted VAD, STT and LLM (what text-to-speech attacks cost)."""
     from voicewire.engines.registry import EngineConfig, EngineRegistry, LocalLlmConfig
     from voicewire.server import AgentServer
+    from voicewire.server.serving import freeze_loaded_objects
 
     if mode == "full":
         # With `llm_url`, think.provider.type "open_ai" is SmolLM2 on a llama_cpp.server, asked for replies
@@ -65,6 +66,7 @@ async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None 
     else:
         registry = _scripted_registry(gate_dbfs)
     _forget_requests(registry)
+    freeze_loaded_objects()  # as `voicewire serve` does once its engines are loaded
     async with AgentServer(_config(port=0), registry) as server:
         print(server.port, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

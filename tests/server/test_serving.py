@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -70,7 +71,26 @@ async def test_serve_loads_engines_then_stops_on_sigterm_closing_sessions_with_1
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     await asyncio.wait_for(serving, 5)
+    gc.unfreeze()  # serving froze what was alive; the rest of the test run collects as usual
     assert f"talk to it at http://127.0.0.1:{port}/\n" in capsys.readouterr().err
+
+
+async def test_what_is_alive_once_the_engines_are_loaded_is_left_out_of_full_collections() -> None:
+    gc.unfreeze()
+
+    async def load() -> EngineRegistry:
+        return fast_registry()
+
+    port = free_port()
+    serving = asyncio.create_task(serve_until_signalled(ServerConfig(port=port, drain_timeout_s=0), load))
+    try:
+        async with asyncio.timeout(20):
+            await wait_healthy(port)  # the engines are in place, and nothing awaits between that and freezing
+        assert gc.get_freeze_count() > 1000  # the modules, the engines, the server
+    finally:
+        gc.unfreeze()  # the rest of the test run collects as usual
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(serving, 5)
 
 
 async def test_drain_refuses_new_sessions_and_ends_when_the_live_ones_do() -> None:

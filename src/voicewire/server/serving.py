@@ -13,6 +13,7 @@ the service manager's job, which sees the parent exit when the last worker has).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -30,6 +31,18 @@ from voicewire.server.static import playground_url
 logger = logging.getLogger(__name__)
 
 EngineLoader = Callable[[], Awaitable[EngineRegistry]]
+
+
+def freeze_loaded_objects() -> None:
+    """Move what is alive once the engines are loaded (modules, engines, their Python objects) out of the
+    cyclic collector's generations, after collecting what is already garbage.
+
+    It lives as long as the server, yet every full collection, which stops all sessions, walked it: at 125-150
+    sessions a full collection took 35-47 ms, a few every 10 s, which alone pushed the p99 frame lag of
+    `bench capacity` over 50 ms at 140 sessions. Frozen, a full collection takes about 5 ms.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def serve_until_signalled(config: ServerConfig, load_engines: EngineLoader) -> None:
@@ -50,6 +63,7 @@ async def serve_until_signalled(config: ServerConfig, load_engines: EngineLoader
             return
         registry = loading.result()
         server.engines = registry
+        freeze_loaded_objects()
         print(f"voicewire: ready at {server.url}", file=sys.stderr)
         print(
             f"voicewire: talk to it at {playground_url(config.host, server.port)}",

@@ -349,6 +349,35 @@ def long_turns(rng: np.random.Generator) -> list[dict[str, Any]]:
     return results
 
 
+async def _live(url: str, speech: list[Speech]) -> list[dict[str, Any]]:
+    from benchmarks.common import Conversation, Utterance
+
+    results = []
+    async with Conversation(url) as conv:
+        await conv.turn(Utterance("warm-up", speech[-1].pcm, speech[-1].speech_end / RATE))
+        for item in speech:
+            result = await conv.turn(Utterance(item.name, item.pcm, item.speech_end / RATE))
+            results.append(result)
+            print(
+                f"  {item.name[:60]:60s} user turns {result['user_turns']}, replies started early "
+                f"{result['replies_started_early']}, first audio after the end "
+                f"{result['first_audio_after_end'] * 1000:.0f} ms",
+                flush=True,
+            )
+    return results
+
+
+def live(speech: list[Speech]) -> list[dict[str, Any]]:
+    """Each recording spoken in real time to the real server with the default engines (the default turn
+    settings), as a caller would: how many user turns the server made of it (1 is right), how many replies
+    started while the caller was still inside the sentence, and the voice-to-voice latency from the true
+    end of speech to the first agent audio after it."""
+    from benchmarks.server import ServerProcess
+
+    with ServerProcess("full") as server:
+        return asyncio.run(_live(server.url, speech))
+
+
 def print_rates(title: str, label: str, reports: list[dict[str, Any]], key: str) -> None:
     """One row per report, one column per category of `report[key]` (a rate in 0..1), as percentages."""
     columns = sorted({column for r in reports for column in r[key]})
@@ -361,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", type=int, default=2, help="pause-length variants of each recording")
     p.add_argument("--no-espeak", action="store_true", help="skip the synthesised sentences and backchannels")
     p.add_argument("--no-long-turn", action="store_true", help="skip the real-time long-turn STT measurement")
+    p.add_argument(
+        "--live",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also speak the first N recordings in real time to the real server (voice-to-voice latency)",
+    )
     args = p.parse_args(argv)
     rng = np.random.default_rng(12)
     variants = 1 if args.quick else args.variants
@@ -454,9 +490,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         for r in long:
             print(f"  {r['stt']}: {r['text']!r}")
+    spoken = live(speech[: args.live]) if args.live else []
+    if spoken:
+        heard = summary([r["first_audio_after_end"] * 1000 for r in spoken])
+        print_table(
+            f"{len(spoken)} recordings with internal pauses spoken to the real server (default engines)",
+            ["recordings cut into several turns", "replies started inside the sentence",
+             "voice-to-voice p50 ms", "p95 ms"],
+            [[sum(r["user_turns"] > 1 for r in spoken), sum(r["replies_started_early"] for r in spoken),
+              heard["p50"], heard["p95"]]],
+            digits=0,
+        )  # fmt: skip
     write_json(
         args.json,
         {
+            "live": spoken,
             "recordings": [s.name for s in speech],
             "detectors": reports,
             "barge_in_sweep": sweep,

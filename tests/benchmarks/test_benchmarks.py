@@ -71,10 +71,13 @@ def test_latency_benchmark_quick(tmp_path: Path, dialect: str) -> None:
 @pytest.mark.models
 def test_turns_benchmark_quick(tmp_path: Path) -> None:
     out = tmp_path / "turns.json"
-    assert bench.run("turns", ["--quick", "--json", str(out)]) == 0
-    detectors = json.loads(out.read_text())["detectors"]
+    assert bench.run("turns", ["--quick", "--live", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    detectors = result["detectors"]
     assert detectors[0]["internal_pauses"] > 0
     assert all(d["missed_real_ends"] == 0 for d in detectors)
+    (spoken,) = result["live"]  # the recording with pauses, spoken to the real server
+    assert spoken["user_turns"] >= 1 and "United States" in spoken["heard"]
 
 
 @pytest.mark.models

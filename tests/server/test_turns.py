@@ -240,3 +240,20 @@ def test_without_agent_audio_an_onset_starts_the_turn_at_once() -> None:
     detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
     events = [push(detector, windows(p)) for p in [0, 1, 1, 1]]
     assert [type(e) for e in events[3]] == [SpeechStarted]
+
+
+def test_the_model_hears_a_turn_that_ended_just_before_as_context() -> None:
+    turn = [1] * 8 + [0.9] + [0] * 5  # ends at its first check
+    events, model = run_smart(turn + [0] * 10 + turn)
+    assert [type(e) for _, e in events].count(TurnEnded) == 2
+    # The second call holds both turns, 0.9 marking each one's last speech window.
+    assert [int(np.sum(audio[::WINDOW] == 0.9)) for audio in model.calls] == [1, 2]
+    first, second = model.calls
+    assert np.array_equal(second[: len(first)], first)  # the earlier turn as the model heard it
+
+
+def test_a_turn_further_back_than_eot_context_ms_is_not_context() -> None:
+    turn = [1] * 8 + [0.9] + [0] * 5
+    gap = SMART.eot_context_ms * 16 // WINDOW + 5  # windows of silence, just over the limit
+    _, model = run_smart(turn + [0] * gap + turn)
+    assert [int(np.sum(audio[::WINDOW] == 0.9)) for audio in model.calls] == [1, 1]

@@ -17,6 +17,8 @@ session gets the same decisions whatever the network jitter. Positions in events
   - "silence" detector: after `end_of_turn_ms` of silence;
   - "smart-turn" detector: when the end-of-turn model, asked after `eot_check_ms` of silence and again every
     `eot_recheck_ms`, says the turn sounds complete, or after `max_eot_silence_ms` of silence regardless.
+    The model hears the last turn before the utterance too when it ended at most `eot_context_ms` earlier:
+    a turn ended too soon is then judged again with what came before it.
     The model is awaited inside `push`, so its answer applies at the same sample whatever it costs.
   Utterances with less than `min_speech_ms` of speech are discarded as noise (at the end-of-turn silence, or
   at the first check), and one reaching `max_utterance_ms` ends at once.
@@ -110,6 +112,11 @@ class TurnDetector:
         self._silence_run = 0
         self._next_check = 0
         self._paused = False
+        self._utterance_start = 0
+        self._context_samples = round(config.eot_context_ms * ENGINE_SAMPLE_RATE / 1000)
+        self._context_limit = 8 * ENGINE_SAMPLE_RATE
+        #: The last turn's audio (its closing silence included) and the sample after it, for the model.
+        self._context: tuple[FloatAudio, int] | None = None
 
     def _windows(self, ms: int) -> int:
         return math.ceil(ms * ENGINE_SAMPLE_RATE / 1000 / self._window)
@@ -155,6 +162,7 @@ class TurnDetector:
             return []
         self._onset_start = self._processed + self._window - len(self._onset) * self._window
         self._utterance = [*self._preroll, *self._onset]
+        self._utterance_start = self._processed + self._window - len(self._utterance) * self._window
         self._speech_windows = len(self._onset)
         self._last_speech = len(self._utterance)
         self._silence_run = 0
@@ -210,7 +218,7 @@ class TurnDetector:
         if self._silence_run < self._next_check:
             return False
         self._next_check += self._recheck_windows
-        audio = np.concatenate(self._utterance)
+        audio = self._heard(np.concatenate(self._utterance))
         try:
             probability = await self.end_of_turn.completion_probability(audio)
         except EngineError as exc:  # the user is silent and the model cannot say more: end as silence would
@@ -218,12 +226,24 @@ class TurnDetector:
             return True
         return probability >= self._config.eot_threshold
 
+    def _heard(self, utterance: FloatAudio) -> FloatAudio:
+        """What the model judges: the utterance, after the last turn if that ended `eot_context_ms` or less
+        before it. "ask not —" alone sounds finished; after "And so my fellow Americans —" it does not."""
+        if self._context is None:
+            return utterance
+        previous, previous_end = self._context
+        gap = self._utterance_start - previous_end
+        if not 0 <= gap <= self._context_samples:
+            return utterance
+        return np.concatenate((previous, np.zeros(gap, dtype=np.float32), utterance))
+
     def _end_of_speech(self) -> TurnEvent:
         """The turn is over: `TurnEnded`, or `TurnDiscarded` when it held too little speech."""
         speech_end = self._processed + self._window - self._silence_run * self._window
         event: TurnEvent = TurnDiscarded()
         if self._speech_windows >= self._min_speech_windows:
             event = TurnEnded(self._trimmed(), speech_end)
+            self._remember()
         self._finish()
         return event
 
@@ -231,9 +251,17 @@ class TurnDetector:
         """An utterance at the length limit ends mid-speech (announced first, if the agent was talking)."""
         events: list[TurnEvent] = [] if self._announced else [SpeechStarted(self._onset_start)]
         events.append(ended)
+        self._remember()
         self._finish()
         self._preroll.clear()  # it is speech the ended turn already has
         return events
+
+    def _remember(self) -> None:
+        """Keep the ended turn as context for the next one (the model reads at most 8 s)."""
+        assert self._utterance is not None
+        if self.end_of_turn is not None:
+            audio = np.concatenate(self._utterance)[-self._context_limit :]
+            self._context = (audio, self._processed + self._window)
 
     def _trimmed(self) -> FloatAudio:
         assert self._utterance is not None

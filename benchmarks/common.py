@@ -610,7 +610,8 @@ class Conversation:
     async def turn(self, utterance: Utterance, limit: float = 20.0) -> dict[str, Any]:
         """One user turn; the timing is from the true end of speech to the first agent audio byte."""
         await self._ask(utterance)
-        return self._result(utterance, await self.silence_until_done(limit))
+        # A reply that started inside the utterance (a turn ended at a pause) is not the answer to wait for.
+        return self._result(utterance, await self.silence_until_done(limit, after=self.timing.speech_end))
 
     async def barge_in(
         self, question: Utterance, interruption: Utterance, after: float = 0.3

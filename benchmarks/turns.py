@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     one_of_each = list({item.source: item for item in reversed(speech)}.values())[::-1]
     spoken = live(one_of_each) if args.live else []
     if spoken:
-        heard = summary([r["first_audio_after_end"] * 1000 for r in spoken])
+        heard = summary([r["first_audio_after_end"] * 1000 for r in spoken if r["answered"]])
         print_table(
             f"{len(spoken)} recordings with internal pauses spoken to the real server (default engines)",
             ["recordings cut into several turns", "replies started inside the sentence",

@@ -61,6 +61,12 @@ def breakdown(server_turn: dict[str, Any] | None, result: dict[str, Any]) -> dic
     }
 
 
+def _verdict(value: float, target: float) -> str:
+    if value != value:  # NaN: no sample
+        return "not measured"
+    return "met" if value <= target else "MISSED"
+
+
 def _last_user_turn(server: ServerProcess) -> dict[str, Any] | None:
     turns = [t for t in server.turn_metrics() if t.get("kind") == "user"]
     return turns[-1] if turns else None
@@ -155,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{unanswered} turn(s) got no complete reply within the timeout")
     lat = stats["latency"]
     print(
-        f"targets: p50 ≤ {TARGET_P50_S * 1000:.0f} ms ({'met' if lat['p50'] <= TARGET_P50_S else 'MISSED'}), "
-        f"p95 ≤ {TARGET_P95_S * 1000:.0f} ms ({'met' if lat['p95'] <= TARGET_P95_S else 'MISSED'}), "
+        f"targets: p50 ≤ {TARGET_P50_S * 1000:.0f} ms ({_verdict(lat['p50'], TARGET_P50_S)}), "
+        f"p95 ≤ {TARGET_P95_S * 1000:.0f} ms ({_verdict(lat['p95'], TARGET_P95_S)}), "
         f"barge-in decision → last agent audio ≤ {TARGET_BARGE_IN_S * 1000:.0f} ms "
-        f"({'met' if stats['barge_in_stop']['max'] <= TARGET_BARGE_IN_S else 'MISSED'})"
+        f"({_verdict(stats['barge_in_stop']['max'], TARGET_BARGE_IN_S)})"
     )
     write_json(args.json, {"benchmark": "latency", "dialect": args.dialect, "stats": stats, **data})
     return 0

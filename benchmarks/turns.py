@@ -447,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         model = SmartTurnModel()
         detectors.append(("smart-turn (default)", TurnConfig(), model))
         if not args.quick:
+            fixed = TurnConfig(eot_context_ms=0, eot_patience_step_ms=0)
+            detectors.append(("smart-turn without context or patience", fixed, model))
             for check in (640,):
                 config = TurnConfig(eot_check_ms=check)
                 detectors.append((f"smart-turn, first check at {check} ms", config, model))

@@ -492,9 +492,10 @@ class Conversation:
         self.timing = TurnTiming()
         self._audio_done: Any = None
         self._client: Any = None
-        #: Arrival times of agent audio frames and of AgentStartedSpeaking, for the barge-in measurement.
+        #: Arrival times of agent audio frames, AgentStartedSpeaking and UserStartedSpeaking, for barge-ins.
         self._audio_log: list[float] = []
         self._started_log: list[float] = []
+        self._user_log: list[float] = []
 
     async def __aenter__(self) -> Conversation:
         import asyncio
@@ -524,8 +525,10 @@ class Conversation:
             }
 
         async def on_user(_: object, **__: object) -> None:
+            now = time.monotonic()
+            self._user_log.append(now)
             if self.timing.user_started != self.timing.user_started:
-                self.timing.user_started = time.monotonic()
+                self.timing.user_started = now
 
         async def on_done(_: object, **__: object) -> None:
             self._audio_done.set()
@@ -580,6 +583,7 @@ class Conversation:
         self._audio_done.clear()
         self._audio_log.clear()
         self._started_log.clear()
+        self._user_log.clear()
         sent = await self.speak(utterance.pcm)
         last_frame = max(0, round(utterance.speech_end * 1000 / FRAME_MS) - 1)
         self.timing.speech_end = sent[min(last_frame, len(sent) - 1)]
@@ -595,12 +599,19 @@ class Conversation:
             "heard": " ".join(text for role, text in self.timing.texts if role == "user"),
             "replied": " ".join(text for role, text in self.timing.texts if role == "assistant"),
             "errors": [text for role, text in self.timing.texts if role == "error"],
+            "user_turns": sum(1 for role, _ in self.timing.texts if role == "user"),
+            "replies_started_early": sum(1 for t in self._started_log if t < self.timing.speech_end),
+            "first_audio_after_end": min(
+                (t - self.timing.speech_end for t in self._audio_log if t > self.timing.speech_end),
+                default=float("nan"),
+            ),
         }
 
     async def turn(self, utterance: Utterance, limit: float = 20.0) -> dict[str, Any]:
         """One user turn; the timing is from the true end of speech to the first agent audio byte."""
         await self._ask(utterance)
-        return self._result(utterance, await self.silence_until_done(limit))
+        # A reply that started inside the utterance (a turn ended at a pause) is not the answer to wait for.
+        return self._result(utterance, await self.silence_until_done(limit, after=self.timing.speech_end))
 
     async def barge_in(
         self, question: Utterance, interruption: Utterance, after: float = 0.3
@@ -608,7 +619,9 @@ class Conversation:
         """Ask `question`, then speak `interruption` `after` s into the agent's audio.
 
         Reaction = the last agent audio byte of the interrupted reply (before the next AgentStartedSpeaking)
-        minus the onset of the interrupting speech; 0 if the reply had already ended.
+        minus the onset of the interrupting speech; 0 if the reply had already ended. It is the server's
+        barge-in decision (UserStartedSpeaking, which waits for `turns.barge_in_min_speech_ms` of speech so a
+        cough does not stop the agent) plus the stop: decision to last agent audio byte.
         """
         await self._ask(question)
         silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
@@ -626,5 +639,11 @@ class Conversation:
         await self.silence_until_done(20.0, after=onset_at)
         next_reply = min((t for t in self._started_log if t > onset_at), default=float("inf"))
         last = max((t for t in self._audio_log if t < next_reply), default=onset_at)
-        result.update(reaction=max(0.0, last - onset_at), agent_was_speaking=still_speaking)
+        decided = min((t for t in self._user_log if t > onset_at), default=float("nan"))
+        result.update(
+            reaction=max(0.0, last - onset_at),
+            decision=decided - onset_at,
+            stop=max(0.0, last - decided),
+            agent_was_speaking=still_speaking,
+        )
         return result

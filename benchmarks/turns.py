@@ -4,7 +4,8 @@ The turn detector runs straight over the audio (Silero VAD and the Smart Turn mo
 frames as a live session feeds it, so the figures come in seconds and depend only on the audio:
 
 * speech with internal pauses: the preamble recording cut at its own pauses (all inside one long sentence)
-  and rejoined with 0.3-1.2 s of room tone, "testing 123, testing 123" the same way, and multi-clause
+  and rejoined with 0.3-1.2 s of room tone, "testing 123, testing 123" the same way, the JFK recording of
+  the turn-taking issue with its own pauses ("And so my fellow Americans — ask not — ..."), and multi-clause
   sentences synthesised in eSpeak NG's voice (not the agent's Piper voice), cut at their commas. Smart Turn
   was trained on human speech and misjudges eSpeak's prosody, so read the figures per recording too;
 * while the agent talks: clicks, coughs (shaped noise bursts), backchannels ("mm-hm", "uh-huh") that must
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import os
 import time
 from collections.abc import Sequence
@@ -132,6 +134,34 @@ def recorded(path: Path, rng: np.random.Generator, variants: int, limit: int | N
         pauses = [PAUSES_S[(i * 5 + v * 2) % len(PAUSES_S)] for i in range(len(phrases) - 1)]
         found.append(rejoin(f"{path.stem} #{v + 1}", path.stem.split("-")[0], phrases, pauses, rng))
     return found
+
+
+def natural(path: Path, rng: np.random.Generator, min_pause_s: float = 0.3, min_run: int = 3) -> Speech:
+    """The recording as it is and 2.5 s of room tone, its pauses found by Silero (a level threshold fails
+    under crowd noise); runs of fewer than `min_run` speech windows are noise, as for onsets."""
+    from voicewire.engines.vad_silero import WINDOW_SAMPLES, SileroModel
+
+    pcm = load_speech(path)
+    audio = pcm16_to_float(pcm)
+    windows = audio[: len(audio) // WINDOW_SAMPLES * WINDOW_SAMPLES].reshape(-1, WINDOW_SAMPLES)
+    scores = asyncio.run(SileroModel().stream().speech_probabilities(windows))
+    runs: list[list[int]] = []  # [first, last + 1] window of each stretch of speech
+    for index, score in enumerate(scores):
+        if score < 0.5:
+            continue
+        if runs and runs[-1][1] == index:
+            runs[-1][1] = index + 1
+        else:
+            runs.append([index, index + 1])
+    runs = [run for run in runs if run[1] - run[0] >= min_run]
+    pauses = [
+        (a[1] * WINDOW_SAMPLES, b[0] * WINDOW_SAMPLES)
+        for a, b in itertools.pairwise(runs)
+        if (b[0] - a[1]) * WINDOW_SAMPLES >= min_pause_s * RATE
+    ]
+    name = f"{path.stem} (its own pauses)"
+    pcm = np.concatenate([pcm, room_tone(2.5, rng)])
+    return Speech(name, path.stem.split("-")[0], pcm, pauses, runs[-1][1] * WINDOW_SAMPLES)
 
 
 async def espeak(text: str, voice: str | None = None) -> Pcm:
@@ -349,6 +379,35 @@ def long_turns(rng: np.random.Generator) -> list[dict[str, Any]]:
     return results
 
 
+async def _live(url: str, speech: list[Speech]) -> list[dict[str, Any]]:
+    from benchmarks.common import Conversation, Utterance
+
+    results = []
+    async with Conversation(url) as conv:
+        await conv.turn(Utterance("warm-up", speech[-1].pcm, speech[-1].speech_end / RATE))
+        for item in speech:
+            result = await conv.turn(Utterance(item.name, item.pcm, item.speech_end / RATE))
+            results.append(result)
+            print(
+                f"  {item.name[:60]:60s} user turns {result['user_turns']}, replies started early "
+                f"{result['replies_started_early']}, first audio after the end "
+                f"{result['first_audio_after_end'] * 1000:.0f} ms",
+                flush=True,
+            )
+    return results
+
+
+def live(speech: list[Speech]) -> list[dict[str, Any]]:
+    """Each recording spoken in real time to the real server with the default engines (the default turn
+    settings), as a caller would: how many user turns the server made of it (1 is right), how many replies
+    started while the caller was still inside the sentence, and the voice-to-voice latency from the true
+    end of speech to the first agent audio after it."""
+    from benchmarks.server import ServerProcess
+
+    with ServerProcess("full") as server:
+        return asyncio.run(_live(server.url, speech))
+
+
 def print_rates(title: str, label: str, reports: list[dict[str, Any]], key: str) -> None:
     """One row per report, one column per category of `report[key]` (a rate in 0..1), as percentages."""
     columns = sorted({column for r in reports for column in r[key]})
@@ -361,12 +420,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", type=int, default=2, help="pause-length variants of each recording")
     p.add_argument("--no-espeak", action="store_true", help="skip the synthesised sentences and backchannels")
     p.add_argument("--no-long-turn", action="store_true", help="skip the real-time long-turn STT measurement")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="also speak one recording of each kind in real time to the real server (voice-to-voice latency)",
+    )
     args = p.parse_args(argv)
     rng = np.random.default_rng(12)
     variants = 1 if args.quick else args.variants
     limit = 4 if args.quick else None
     speech = recorded(AUDIO / "preamble-22k-linear16.wav", rng, variants, limit)
     speech += recorded(AUDIO / "testing-8k-mulaw.wav", rng, variants, limit)
+    speech.append(natural(AUDIO / "jfk-16k-linear16.wav", rng))
     sounds = noises(rng, 1 if args.quick else 10)
     if not args.no_espeak:
         speech += synthesised(rng, CLAUSES[: 1 if args.quick else None])
@@ -382,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         model = SmartTurnModel()
         detectors.append(("smart-turn (default)", TurnConfig(), model))
         if not args.quick:
+            fixed = TurnConfig(eot_context_ms=0, eot_patience_step_ms=0)
+            detectors.append(("smart-turn without context or patience", fixed, model))
             for check in (640,):
                 config = TurnConfig(eot_check_ms=check)
                 detectors.append((f"smart-turn, first check at {check} ms", config, model))
@@ -454,9 +521,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         for r in long:
             print(f"  {r['stt']}: {r['text']!r}")
+    one_of_each = list({item.source: item for item in reversed(speech)}.values())[::-1]
+    spoken = live(one_of_each) if args.live else []
+    if spoken:
+        heard = summary([r["first_audio_after_end"] * 1000 for r in spoken if r["answered"]])
+        print_table(
+            f"{len(spoken)} recordings with internal pauses spoken to the real server (default engines)",
+            ["recordings cut into several turns", "replies started inside the sentence",
+             "voice-to-voice p50 ms", "p95 ms"],
+            [[sum(r["user_turns"] > 1 for r in spoken), sum(r["replies_started_early"] for r in spoken),
+              heard["p50"], heard["p95"]]],
+            digits=0,
+        )  # fmt: skip
     write_json(
         args.json,
         {
+            "live": spoken,
             "recordings": [s.name for s in speech],
             "detectors": reports,
             "barge_in_sweep": sweep,

@@ -71,10 +71,15 @@ def test_latency_benchmark_quick(tmp_path: Path, dialect: str) -> None:
 @pytest.mark.models
 def test_turns_benchmark_quick(tmp_path: Path) -> None:
     out = tmp_path / "turns.json"
-    assert bench.run("turns", ["--quick", "--json", str(out)]) == 0
-    detectors = json.loads(out.read_text())["detectors"]
+    assert bench.run("turns", ["--quick", "--live", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    detectors = result["detectors"]
     assert detectors[0]["internal_pauses"] > 0
     assert all(d["missed_real_ends"] == 0 for d in detectors)
+    spoken = {item["utterance"].split()[0]: item for item in result["live"]}  # one per kind, to the server
+    assert sorted(spoken) == ["espeak:", "jfk-16k-linear16", "preamble-22k-linear16", "testing-8k-mulaw"]
+    assert "United States" in spoken["preamble-22k-linear16"]["heard"]
+    assert "your country" in spoken["jfk-16k-linear16"]["heard"]
 
 
 @pytest.mark.models

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voicewire.engines._text import MAX_PIECE_CHARS, MAX_PIECE_WORDS
-from voicewire.server.sentences import SentenceSplitter
+from voicewire.server.sentences import FIRST_PIECE_MAX_WORDS, SentenceSplitter
 
 
 def split(text: str, step: int = 1) -> list[str]:
@@ -39,7 +39,8 @@ def test_a_first_sentence_without_a_comma_is_cut_before_a_clause_starter(step: i
 
 def test_a_first_sentence_without_any_break_is_cut_after_the_word_cap() -> None:
     words = [f"w{index}" for index in range(16)]
-    assert split(" ".join(words) + ".") == [" ".join(words[:12]), " ".join(words[12:]) + "."]
+    cap = FIRST_PIECE_MAX_WORDS
+    assert split(" ".join(words) + ".") == [" ".join(words[:cap]), " ".join(words[cap:]) + "."]
 
 
 def test_only_the_first_piece_is_cut_at_words() -> None:
@@ -62,7 +63,7 @@ def test_a_short_first_clause_is_not_cut() -> None:
     ],
 )
 def test_abbreviations_and_numbers_do_not_end_a_sentence(text: str) -> None:
-    assert split(text) == [text]
+    assert split(f"Sure. {text}") == ["Sure.", text]  # a later sentence: only the first is cut at words
 
 
 def test_a_period_waits_for_the_next_delta_before_cutting() -> None:

@@ -242,6 +242,47 @@ def test_without_agent_audio_an_onset_starts_the_turn_at_once() -> None:
     assert [type(e) for e in events[3]] == [SpeechStarted]
 
 
+def test_the_model_hears_a_turn_that_ended_just_before_as_context() -> None:
+    turn = [1] * 8 + [0.9] + [0] * 20
+    events, model = run_smart(turn + turn)
+    assert [type(e) for _, e in events].count(TurnEnded) == 2
+    # The second call holds both turns, 0.9 marking each one's last speech window.
+    assert [int(np.sum(audio[::WINDOW] == 0.9)) for audio in model.calls] == [1, 2]
+    first, second = model.calls
+    assert np.array_equal(second[: len(first)], first)  # the earlier turn as the model heard it
+
+
+def test_a_turn_further_back_than_eot_context_ms_is_not_context() -> None:
+    turn = [1] * 8 + [0.9] + [0] * 5
+    gap = SMART.eot_context_ms * 16 // WINDOW + 5  # windows of silence, just over the limit
+    _, model = run_smart(turn + [0] * gap + turn)
+    assert [int(np.sum(audio[::WINDOW] == 0.9)) for audio in model.calls] == [1, 1]
+
+
+def test_a_user_who_speaks_again_right_after_a_turn_ended_gets_more_patience() -> None:
+    turn = [1] * 8 + [0.9] + [0] * 30
+    step = SMART.eot_patience_step_ms * 16 // WINDOW  # 10 windows
+    far = [0] * (SMART.eot_context_ms * 16 // WINDOW + 5)
+    detector = TurnDetector(ProbabilityVad(), SMART, ScriptedEndOfTurn(judge_by_last_speech))
+    seen = []
+    for chunk in (turn, turn, turn, far, turn, far, turn, far, turn):
+        ends = [e for p in chunk for e in push(detector, windows(p)) if isinstance(e, TurnEnded)]
+        seen.append((len(ends), detector.patience))
+    # Each quick return adds a step (the model is then first asked after 5 + 10 or 5 + 20 silent windows,
+    # so each turn still ends on the model's verdict); each turn after a long gap takes one off.
+    assert seen == [
+        (1, 0),
+        (1, step),
+        (1, 2 * step),
+        (0, 2 * step),
+        (1, step),
+        (0, step),
+        (1, 0),
+        (0, 0),
+        (1, 0),
+    ]
+
+
 def test_audio_handed_on_at_pauses_is_unchanged_by_the_speech_that_follows() -> None:
     # Long enough (200 windows of speech between pauses) for the utterance's array to grow several times.
     speech = [0.9] * 200

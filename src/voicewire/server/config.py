@@ -72,6 +72,13 @@ class TurnConfig:
     eot_threshold: float = 0.5
     #: Silence that ends a turn whatever the model says (the user may just have gone quiet).
     max_eot_silence_ms: int = 1600
+    #: A turn that ended at most this long before the next onset is played to the model before it: after a
+    #: turn ended inside a sentence ("And so my fellow Americans —"), the next fragment ("ask not —") alone
+    #: sounds finished (Smart Turn 0.9) but not after it (0.04).
+    eot_context_ms: int = 2000
+    #: Added to `eot_check_ms` each time the user speaks again within `eot_context_ms` of a turn's end (a turn
+    #: ended mid-sentence), taken off again by each utterance after a longer gap.
+    eot_patience_step_ms: int = 320
     #: While agent audio is playing, speech must last this long before it interrupts the agent, so a
     #: cough, a click or an "mm-hm" does not; shorter sounds are ignored. When the agent is silent, an onset
     #: starts the user's turn at once. Chosen with `voicewire bench turns`: at 300 ms every synthesised

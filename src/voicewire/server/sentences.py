@@ -24,7 +24,7 @@ from voicewire.engines._text import bounded_pieces, length_cut
 #: Words before the first clause break that may be cut off as the first piece.
 FIRST_PIECE_MIN_WORDS = 4
 #: Words after which the first piece is cut at a word boundary, clause or not.
-FIRST_PIECE_MAX_WORDS = 12
+FIRST_PIECE_MAX_WORDS = 7
 #: Words after which a later sentence may also be cut at a clause break.
 LONG_PIECE_MIN_WORDS = 20
 

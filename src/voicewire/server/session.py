@@ -284,15 +284,14 @@ class Session:
                 )
             return
         pipeline.detector.agent_speaking = self.state is State.SPEAKING  # barge-in needs more speech
-        events = await pipeline.detector.push(pipeline.decoder.feed(data))
-        now = self._clock.now()
-        for event in events:
-            self._on_turn_event(event, now)
+        arrived = self._clock.now()  # before the push, which may await the end-of-turn model
+        for event in await pipeline.detector.push(pipeline.decoder.feed(data)):
+            self._on_turn_event(event, arrived)
 
-    def _time_at(self, position: int, now: float) -> float:
-        """The clock time at which sample `position` arrived, given that the latest one arrived `now`."""
+    def _time_at(self, position: int, arrived: float) -> float:
+        """The clock time at which sample `position` arrived, the latest having arrived at `arrived`."""
         assert self._pipeline is not None
-        return now - (self._pipeline.detector.position - position) / ENGINE_SAMPLE_RATE
+        return arrived - (self._pipeline.detector.position - position) / ENGINE_SAMPLE_RATE
 
     def _on_turn_event(self, event: TurnEvent, now: float) -> None:
         if isinstance(event, SpeechStarted):

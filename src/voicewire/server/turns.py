@@ -17,6 +17,10 @@ session gets the same decisions whatever the network jitter. Positions in events
   - "silence" detector: after `end_of_turn_ms` of silence;
   - "smart-turn" detector: when the end-of-turn model, asked after `eot_check_ms` of silence and again every
     `eot_recheck_ms`, says the turn sounds complete, or after `max_eot_silence_ms` of silence regardless.
+    The model hears the last turn before the utterance too when it ended at most `eot_context_ms` earlier:
+    a turn ended too soon is then judged again with what came before it. Each such quick return also adds
+    `eot_patience_step_ms` of silence before the model is first asked (up to the silence limit), and each
+    utterance after a longer gap takes a step off: a speaker who pauses mid-sentence gets more time.
     The model is awaited inside `push`, so its answer applies at the same sample whatever it costs.
   Utterances with less than `min_speech_ms` of speech are discarded as noise (at the end-of-turn silence, or
   at the first check), and one reaching `max_utterance_ms` ends at once.
@@ -150,6 +154,17 @@ class TurnDetector:
         self._silence_run = 0
         self._next_check = 0
         self._paused = False
+        self._utterance_start = 0
+        self._context_samples = round(config.eot_context_ms * ENGINE_SAMPLE_RATE / 1000)
+        self._context_limit = 8 * ENGINE_SAMPLE_RATE
+        self._patience_step = self._windows(config.eot_patience_step_ms)
+        self._patience_limit = max(0, self._max_silence_windows - self._check_windows)
+        #: Extra silent windows before the model is first asked, grown while this user keeps speaking again
+        #: right after a turn ended (cut off mid-sentence) and shrunk after ordinary exchanges.
+        self.patience = 0
+        self._adapted = False
+        #: The last turn's audio (its closing silence included) and the sample after it, for the model.
+        self._context: tuple[FloatAudio, int] | None = None
 
     def _windows(self, ms: int) -> int:
         return math.ceil(ms * ENGINE_SAMPLE_RATE / 1000 / self._window)
@@ -198,6 +213,8 @@ class TurnDetector:
             return []
         self._onset_start = self._processed + self._window - len(self._onset) * self._window
         self._utterance = _Utterance([*self._preroll, *self._onset], self._window, self._max_windows)
+        self._utterance_start = self._processed + self._window - len(self._utterance) * self._window
+        self._adapted = False
         self._speech_windows = len(self._onset)
         self._last_speech = len(self._utterance)
         self._silence_run = 0
@@ -246,14 +263,15 @@ class TurnDetector:
     async def _sounds_finished(self) -> bool:
         """Smart Turn's verdict at this silence: whether to end the turn now."""
         assert self._utterance is not None and self.end_of_turn is not None
-        if self._silence_run == self._check_windows:
-            self._next_check = self._check_windows
         if self._speech_windows < self._min_speech_windows or self._silence_run >= self._max_silence_windows:
             return True
+        if self._silence_run == self._check_windows:
+            self._adapt_patience()
+            self._next_check = self._check_windows + self.patience
         if self._silence_run < self._next_check:
             return False
         self._next_check += self._recheck_windows
-        audio = self._utterance.audio()
+        audio = self._heard(self._utterance.audio())
         try:
             probability = await self.end_of_turn.completion_probability(audio)
         except EngineError as exc:  # the user is silent and the model cannot say more: end as silence would
@@ -261,12 +279,40 @@ class TurnDetector:
             return True
         return probability >= self._config.eot_threshold
 
+    def _follows_last_turn(self) -> bool:
+        """The utterance began at most `eot_context_ms` after the last turn ended."""
+        if self._context is None:
+            return False
+        return 0 <= self._utterance_start - self._context[1] <= self._context_samples
+
+    def _adapt_patience(self) -> None:
+        """Once per utterance that is speech: a user who spoke again right after a turn ended was cut off
+        (the preamble's reader ends every phrase like a sentence, Smart Turn 0.95-0.99), so wait one step
+        longer before asking the model; after an ordinary exchange, one step less."""
+        if self._adapted:
+            return
+        self._adapted = True
+        if self._follows_last_turn():
+            self.patience = min(self.patience + self._patience_step, self._patience_limit)
+        else:
+            self.patience = max(0, self.patience - self._patience_step)
+
+    def _heard(self, utterance: FloatAudio) -> FloatAudio:
+        """What the model judges: the utterance, after the last turn if that ended `eot_context_ms` or less
+        before it. "ask not —" alone sounds finished; after "And so my fellow Americans —" it does not."""
+        if self._context is None or not self._follows_last_turn():
+            return utterance
+        previous, previous_end = self._context
+        gap = np.zeros(self._utterance_start - previous_end, dtype=np.float32)
+        return np.concatenate((previous, gap, utterance))
+
     def _end_of_speech(self) -> TurnEvent:
         """The turn is over: `TurnEnded`, or `TurnDiscarded` when it held too little speech."""
         speech_end = self._processed + self._window - self._silence_run * self._window
         event: TurnEvent = TurnDiscarded()
         if self._speech_windows >= self._min_speech_windows:
             event = TurnEnded(self._trimmed().copy(), speech_end)
+            self._remember()
         self._finish()
         return event
 
@@ -274,9 +320,17 @@ class TurnDetector:
         """An utterance at the length limit ends mid-speech (announced first, if the agent was talking)."""
         events: list[TurnEvent] = [] if self._announced else [SpeechStarted(self._onset_start)]
         events.append(ended)
+        self._remember()
         self._finish()
         self._preroll.clear()  # it is speech the ended turn already has
         return events
+
+    def _remember(self) -> None:
+        """Keep the ended turn as context for the next one (the model reads at most 8 s)."""
+        assert self._utterance is not None
+        if self.end_of_turn is not None:
+            audio = self._utterance.audio()[-self._context_limit :].copy()  # not the utterance's spare room
+            self._context = (audio, self._processed + self._window)
 
     def _trimmed(self) -> FloatAudio:
         assert self._utterance is not None

@@ -255,7 +255,11 @@ def test_the_model_hears_a_turn_that_ended_just_before_as_context() -> None:
 def test_a_turn_further_back_than_eot_context_ms_is_not_context() -> None:
     turn = [1] * 8 + [0.9] + [0] * 5
     gap = SMART.eot_context_ms * 16 // WINDOW + 5  # windows of silence, just over the limit
-    _, model = run_smart(turn + [0] * gap + turn)
+    model = ScriptedEndOfTurn(judge_by_last_speech)
+    detector = TurnDetector(ProbabilityVad(), SMART, model)
+    push(detector, windows(*turn), windows(*([0] * gap)))
+    assert detector._context is None  # freed once too old, not kept until the next turn
+    push(detector, windows(*turn))
     assert [int(np.sum(audio[::WINDOW] == 0.9)) for audio in model.calls] == [1, 1]
 
 

@@ -204,6 +204,8 @@ class TurnDetector:
 
     def _listen(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
         if probability < self._config.speech_threshold:
+            if self._context is not None and self._processed - self._context[1] > self._context_samples:
+                self._context = None  # too old to be heard with the next turn: up to 8 s of audio freed
             self._preroll.extend(self._onset)
             self._preroll.append(window)
             self._onset.clear()

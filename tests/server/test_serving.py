@@ -160,6 +160,19 @@ async def test_workers_share_one_port_and_drain_together_on_sigterm() -> None:
         assert await asyncio.to_thread(process.wait, 10) == 0
 
 
+async def test_workers_stop_when_their_parent_is_killed() -> None:
+    port = free_port()
+    with scripted_server(port, "--workers", "2", "--drain", "1") as process:
+        await wait_ready(process, workers=2)
+        process.kill()  # SIGKILL: no SIGTERM is forwarded, the workers must notice on their own
+        assert process.stderr is not None
+        # The pipe closes only when both workers, which inherited it, have exited.
+        rest = await asyncio.wait_for(asyncio.to_thread(process.stderr.read), 30)
+        assert rest.count(b"voicewire: stopped") == 2
+    with pytest.raises(OSError):  # nobody listens on the port any more
+        await asyncio.open_connection("127.0.0.1", port)
+
+
 async def wait_ready(process: subprocess.Popen[bytes], workers: int = 1) -> None:
     """Until every worker has printed its "ready" line (the kernel only spreads over bound sockets)."""
 
@@ -172,4 +185,4 @@ async def wait_ready(process: subprocess.Popen[bytes], workers: int = 1) -> None
                 return
         raise AssertionError(f"the server exited with {process.wait()} before {workers} worker(s) were ready")
 
-    await asyncio.wait_for(asyncio.to_thread(read), 30)
+    await asyncio.wait_for(asyncio.to_thread(read), 60)

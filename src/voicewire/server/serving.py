@@ -45,12 +45,30 @@ def freeze_loaded_objects() -> None:
     gc.freeze()
 
 
+def _stop_when_parent_dies(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """A worker of `run_workers` whose parent is gone (killed with SIGKILL, so it could not forward SIGTERM)
+    stops as on SIGTERM: it drains and exits instead of holding the port as an orphan. The parent's sentinel
+    becomes readable when the parent exits."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+    sentinel = parent.sentinel
+
+    def parent_gone() -> None:
+        loop.remove_reader(sentinel)
+        stop.set()
+
+    loop.add_reader(sentinel, parent_gone)
+
+
 async def serve_until_signalled(config: ServerConfig, load_engines: EngineLoader) -> None:
-    """Listen, load the engines, serve until SIGINT/SIGTERM, drain, release the engines."""
+    """Listen, load the engines, serve until SIGINT/SIGTERM (or, in a worker, its parent's death), drain,
+    release the engines."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    _stop_when_parent_dies(loop, stop)
     async with AgentServer(config) as server:
         print(f"voicewire: loading engines for {server.url}", file=sys.stderr)
         loading = asyncio.ensure_future(load_engines())

@@ -521,8 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for r in long:
             print(f"  {r['stt']}: {r['text']!r}")
-    one_of_each = list({item.source: item for item in reversed(speech)}.values())[::-1]
-    spoken = live(one_of_each) if args.live else []
+    first_of_each: dict[str, Speech] = {}
+    for item in speech:
+        first_of_each.setdefault(item.source, item)
+    spoken = live(list(first_of_each.values())) if args.live else []
     if spoken:
         heard = summary([r["first_audio_after_end"] * 1000 for r in spoken if r["answered"]])
         print_table(

@@ -293,15 +293,15 @@ class Session:
         assert self._pipeline is not None
         return arrived - (self._pipeline.detector.position - position) / ENGINE_SAMPLE_RATE
 
-    def _on_turn_event(self, event: TurnEvent, now: float) -> None:
+    def _on_turn_event(self, event: TurnEvent, arrived: float) -> None:
         if isinstance(event, SpeechStarted):
-            self.user_started_speaking(self._time_at(event.position, now))
+            self.user_started_speaking(self._time_at(event.position, arrived))
         elif isinstance(event, SpeechPaused):
             self.user_paused(event.utterance)
         elif isinstance(event, SpeechResumed):
             self._cancel_speculative()
         elif isinstance(event, TurnEnded):
-            self.user_stopped_speaking(event.utterance, self._time_at(event.speech_end, now))
+            self.user_stopped_speaking(event.utterance, self._time_at(event.speech_end, arrived))
         elif isinstance(event, TurnDiscarded):
             self.user_turn_discarded()
 

@@ -35,6 +35,7 @@ import math
 
 import numpy as np
 
+from voicewire.engines import turn_smart
 from voicewire.engines.base import (
     ENGINE_SAMPLE_RATE,
     EndOfTurnModel,
@@ -156,7 +157,6 @@ class TurnDetector:
         self._paused = False
         self._utterance_start = 0
         self._context_samples = round(config.eot_context_ms * ENGINE_SAMPLE_RATE / 1000)
-        self._context_limit = 8 * ENGINE_SAMPLE_RATE
         self._patience_step = self._windows(config.eot_patience_step_ms)
         self._patience_limit = max(0, self._max_silence_windows - self._check_windows)
         #: Extra silent windows before the model is first asked, grown while this user keeps speaking again
@@ -281,11 +281,12 @@ class TurnDetector:
             return True
         return probability >= self._config.eot_threshold
 
-    def _follows_last_turn(self) -> bool:
-        """The utterance began at most `eot_context_ms` after the last turn ended."""
+    def _recent_context(self) -> tuple[FloatAudio, int] | None:
+        """The last turn and where it ended, if this utterance began at most `eot_context_ms` after it."""
         if self._context is None:
-            return False
-        return 0 <= self._utterance_start - self._context[1] <= self._context_samples
+            return None
+        gap = self._utterance_start - self._context[1]
+        return self._context if 0 <= gap <= self._context_samples else None
 
     def _adapt_patience(self) -> None:
         """Once per utterance that is speech: a user who spoke again right after a turn ended was cut off
@@ -294,7 +295,7 @@ class TurnDetector:
         if self._adapted:
             return
         self._adapted = True
-        if self._follows_last_turn():
+        if self._recent_context() is not None:
             self.patience = min(self.patience + self._patience_step, self._patience_limit)
         else:
             self.patience = max(0, self.patience - self._patience_step)
@@ -302,9 +303,10 @@ class TurnDetector:
     def _heard(self, utterance: FloatAudio) -> FloatAudio:
         """What the model judges: the utterance, after the last turn if that ended `eot_context_ms` or less
         before it. "ask not —" alone sounds finished; after "And so my fellow Americans —" it does not."""
-        if self._context is None or not self._follows_last_turn():
+        context = self._recent_context()
+        if context is None:
             return utterance
-        previous, previous_end = self._context
+        previous, previous_end = context
         gap = np.zeros(self._utterance_start - previous_end, dtype=np.float32)
         return np.concatenate((previous, gap, utterance))
 
@@ -328,10 +330,10 @@ class TurnDetector:
         return events
 
     def _remember(self) -> None:
-        """Keep the ended turn as context for the next one (the model reads at most 8 s)."""
+        """Keep the ended turn as context for the next one, as much of it as the model reads."""
         assert self._utterance is not None
         if self.end_of_turn is not None:
-            audio = self._utterance.audio()[-self._context_limit :].copy()  # not the utterance's spare room
+            audio = self._utterance.audio()[-turn_smart.WINDOW_SAMPLES :].copy()  # not the spare room
             self._context = (audio, self._processed + self._window)
 
     def _trimmed(self) -> FloatAudio:

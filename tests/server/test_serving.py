@@ -176,13 +176,17 @@ async def test_workers_stop_when_their_parent_is_killed() -> None:
 async def wait_ready(process: subprocess.Popen[bytes], workers: int = 1) -> None:
     """Until every worker has printed its "ready" line (the kernel only spreads over bound sockets)."""
 
+    seen: list[bytes] = []
+
     def read() -> None:
         assert process.stderr is not None
-        ready = 0
         for line in process.stderr:
-            ready += b"voicewire: ready" in line
-            if ready == workers:
+            seen.append(line)
+            if sum(b"voicewire: ready" in line for line in seen) == workers:
                 return
         raise AssertionError(f"the server exited with {process.wait()} before {workers} worker(s) were ready")
 
-    await asyncio.wait_for(asyncio.to_thread(read), 60)
+    try:
+        await asyncio.wait_for(asyncio.to_thread(read), 60)
+    except TimeoutError:  # say how far the workers got: a start that hangs once in a while in CI
+        raise AssertionError(f"{workers} worker(s) not ready after 60 s; stderr so far: {seen!r}") from None

@@ -182,11 +182,13 @@ async def wait_ready(process: subprocess.Popen[bytes], workers: int = 1) -> None
         assert process.stderr is not None
         for line in process.stderr:
             seen.append(line)
-            if sum(b"voicewire: ready" in line for line in seen) == workers:
+            # count, not lines: unbuffered workers (PYTHONUNBUFFERED, as in CI) write text and newline apart,
+            # so two "ready" messages can share one line
+            if sum(line.count(b"voicewire: ready") for line in seen) == workers:
                 return
         raise AssertionError(f"the server exited with {process.wait()} before {workers} worker(s) were ready")
 
     try:
         await asyncio.wait_for(asyncio.to_thread(read), 60)
-    except TimeoutError:  # say how far the workers got: a start that hangs once in a while in CI
+    except TimeoutError:  # say how far the workers got
         raise AssertionError(f"{workers} worker(s) not ready after 60 s; stderr so far: {seen!r}") from None

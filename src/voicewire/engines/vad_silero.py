@@ -123,6 +123,7 @@ class SileroModel:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        self.graph = graph
         path = Path(model_path) if model_path else bundled_model_path()
         model: str | bytes = str(path)
         #: Inputs every call passes unchanged: the original file takes the sample rate, the rebuild is 16 kHz.

@@ -14,7 +14,7 @@ a window) for others to join: at 100 sessions that is about 12 windows per call.
 The bundled file itself costs 57-60 us per window even in large batches: ONNX Runtime runs its convolutions
 one batch item at a time. By default (`graph="gemm"`) the model runs instead as the same network rebuilt
 from the file's weights as one matrix product per layer over the whole batch (`silero_gemm`): the same
-probabilities (within 1e-5), about 20 us per window in batches of 16; `graph="original"` runs the file as
+probabilities (within 1.2e-5), about 20 us per window in batches of 16; `graph="original"` runs the file as
 shipped.
 
 Most of a call is not speech: the caller listens, pauses, breathes. A stream whose last score was well below

@@ -191,8 +191,9 @@ class SileroModel:
 
     def run(self, streams: Sequence[SileroStream], windows: FloatAudio) -> list[float]:
         """Score one window per stream in a single model call, advancing each stream's state and context."""
-        contexts = np.stack([stream.context for stream in streams])
-        states = np.stack([stream.state for stream in streams], axis=1)
+        # np.array of a list costs a third of np.stack's overhead (16 streams: 4 against 11 us).
+        contexts = np.array([stream.context for stream in streams])
+        states = np.ascontiguousarray(np.array([stream.state for stream in streams]).transpose(1, 0, 2))
         inputs = np.concatenate((contexts, windows), axis=1)
         output, new_states = self._session.run(None, {"input": inputs, "state": states, **self._fixed_inputs})
         # One copy of each for the whole batch; every stream keeps its own rows of them.

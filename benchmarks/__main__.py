@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("sdk", "capacity", "latency", "turns", "replies", "vad_gate", "attacks", "soak")
+BENCHMARKS = ("sdk", "capacity", "latency", "turns", "replies", "vad_gate", "vad_cost", "attacks", "soak")
 
 
 def run(name: str, argv: list[str] | None = None) -> int:

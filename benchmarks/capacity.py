@@ -194,6 +194,7 @@ def realtime(args: Any) -> int:
     # Several workers need several cores: then nothing is pinned and capacity is per core of server CPU.
     server_cpu, load_cpu = _cpus(args.no_pin or args.workers > 1)
     options = [*(["--uvloop"] if args.uvloop else []), "--gate-dbfs", args.gate_dbfs]
+    options += ["--silero-graph", args.silero_graph]
     options += ["--workers", str(args.workers)]
     server = ServerProcess("scripted", server_cpu, options)
     try:
@@ -360,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--uvloop", action="store_true", help="run the server on uvloop's event loop")
     p.add_argument("--workers", type=int, default=1, help="server worker processes on one port (unpinned)")
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
+    p.add_argument(
+        "--silero-graph",
+        choices=("gemm", "original"),
+        default="gemm",
+        help="how Silero runs: its batched rebuild or the bundled file as shipped",
+    )
     p.add_argument("--full", action="store_true", help="whole conversations with the default engines instead")
     p.add_argument(
         "--remote-llm",

@@ -1,7 +1,8 @@
 """The server under test, in a child process: `python -m benchmarks.server scripted|full [OPTIONS]`.
 
 Options: `--uvloop` runs it on uvloop's event loop; `--gate-dbfs X` sets Silero's energy gate (`off`: none);
-`--workers N` (scripted) runs N worker processes on one port, as `voicewire serve --workers N` does.
+`--silero-graph original|gemm` how Silero runs (SileroModel's `graph`); `--workers N` (scripted) runs N
+worker processes on one port, as `voicewire serve --workers N` does.
 
 A separate process keeps the benchmark's own clients and clocks off the server's CPU and GIL. It prints its
 port on stdout and runs until its stdin is closed.
@@ -23,16 +24,17 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
-async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None = None) -> None:
-    """`full`: the default engines, warmed up. `scripted`: Silero VAD with instant STT, LLM and TTS.
-    `piper`: the Piper voice with scripted VAD, STT and LLM (what text-to-speech attacks cost)."""
+async def serve(mode: str, silero: Mapping[str, Any], llm_url: str | None = None) -> None:
+    """`full`: the default engines, warmed up. `scripted`: Silero VAD (`silero`: SileroModel's keyword
+    arguments) with instant STT, LLM and TTS. `piper`: the Piper voice with scripted VAD, STT and LLM (what
+    text-to-speech attacks cost)."""
     from voicewire.engines.registry import EngineConfig, EngineRegistry, LocalLlmConfig
     from voicewire.server import AgentServer
     from voicewire.server.serving import freeze_loaded_objects
@@ -64,7 +66,7 @@ async def serve(mode: str, gate_dbfs: float | None = -50.0, llm_url: str | None 
             default_voice=JOE_VOICE,
         )
     else:
-        registry = _scripted_registry(gate_dbfs)
+        registry = _scripted_registry(silero)
     _forget_requests(registry)
     freeze_loaded_objects()  # as `voicewire serve` does once its engines are loaded
     async with AgentServer(_config(port=0), registry) as server:
@@ -105,24 +107,24 @@ def _config(port: int, workers: int = 1) -> Any:
     )
 
 
-def _scripted_registry(gate_dbfs: float | None) -> Any:
+def _scripted_registry(silero: Mapping[str, Any]) -> Any:
     from voicewire.engines.registry import EngineRegistry
     from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
     from voicewire.engines.vad_silero import SileroModel
 
     return EngineRegistry(
-        vad_factory=SileroModel(gate_dbfs=gate_dbfs).stream,
+        vad_factory=SileroModel(**silero).stream,
         stt=ScriptedStt(),
         llm=ScriptedLlm(),
         tts=ScriptedTts(voices=None),
     )
 
 
-def _scripted_worker(config: Any, gate_dbfs: float | None, use_uvloop: bool) -> None:
+def _scripted_worker(config: Any, silero: Mapping[str, Any], use_uvloop: bool) -> None:
     from voicewire.server.serving import serve_until_signalled
 
     async def load() -> Any:
-        return _scripted_registry(gate_dbfs)
+        return _scripted_registry(silero)
 
     if use_uvloop:
         import uvloop
@@ -132,7 +134,7 @@ def _scripted_worker(config: Any, gate_dbfs: float | None, use_uvloop: bool) -> 
         asyncio.run(serve_until_signalled(config, load))
 
 
-def serve_workers(workers: int, gate_dbfs: float | None, use_uvloop: bool) -> None:
+def serve_workers(workers: int, silero: Mapping[str, Any], use_uvloop: bool) -> None:
     """The real multi-process server; its port is printed once it answers (and a second later, so every
     worker has bound it), and closing stdin stops every worker."""
     from voicewire.server.serving import run_workers
@@ -157,7 +159,7 @@ def serve_workers(workers: int, gate_dbfs: float | None, use_uvloop: bool) -> No
 
     threading.Thread(target=announce, daemon=True).start()
     threading.Thread(target=stop_at_end_of_input, daemon=True).start()
-    worker = functools.partial(_scripted_worker, gate_dbfs=gate_dbfs, use_uvloop=use_uvloop)
+    worker = functools.partial(_scripted_worker, silero=silero, use_uvloop=use_uvloop)
     run_workers(_config(port, workers), worker)
 
 
@@ -265,19 +267,21 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("mode", choices=("scripted", "full"))
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--gate-dbfs", default="-50")
+    parser.add_argument("--silero-graph", choices=("gemm", "original"), default="gemm")
     parser.add_argument("--llm-url", help="full mode: an OpenAI-compatible chat endpoint for open_ai")
     parser.add_argument("--workers", type=int, default=1, help="scripted mode: worker processes on one port")
     args = parser.parse_args(argv)
     gate = None if args.gate_dbfs == "off" else float(args.gate_dbfs)
+    silero = {"gate_dbfs": gate, "graph": args.silero_graph}
     if args.workers > 1:
-        serve_workers(args.workers, gate, args.uvloop)
+        serve_workers(args.workers, silero, args.uvloop)
         return
     if args.uvloop:
         import uvloop
 
-        uvloop.run(serve(args.mode, gate, args.llm_url))
+        uvloop.run(serve(args.mode, silero, args.llm_url))
     else:
-        asyncio.run(serve(args.mode, gate, args.llm_url))
+        asyncio.run(serve(args.mode, silero, args.llm_url))
 
 
 if __name__ == "__main__":

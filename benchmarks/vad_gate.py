@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import PREAMBLE, RATE, load_speech, parser, print_table, test_utterances, write_json
+from benchmarks.common import (
+    PREAMBLE,
+    RATE,
+    Pcm,
+    load_speech,
+    parser,
+    print_table,
+    test_utterances,
+    write_json,
+)
 from voicewire.engines.vad_silero import WINDOW_SAMPLES, SileroModel
 
 ONSET_WINDOWS = 3
 MULAW_PREAMBLE = PREAMBLE.with_name("preamble-8k-mulaw.wav")
 
 
-def _onset(probabilities: list[float]) -> int | None:
+def onset(probabilities: Sequence[float]) -> int | None:
+    """The window at which the turn detector would hear speech start (3 in a row at 0.5 or more)."""
     run = 0
     for index, probability in enumerate(probabilities):
         run = run + 1 if probability >= 0.5 else 0
@@ -52,7 +63,7 @@ async def _compare(recordings: dict[str, np.ndarray[Any, Any]]) -> list[dict[str
         probabilities = await _score(gated, audio)
         cpu2 = time.process_time()
         differ = sum((a >= 0.5) != (b >= 0.5) for a, b in zip(reference, probabilities, strict=True))
-        onset_ref, onset_gated = _onset(reference), _onset(probabilities)
+        onset_ref, onset_gated = onset(reference), onset(probabilities)
         delay = None if onset_ref is None or onset_gated is None else onset_gated - onset_ref
         results.append(
             {
@@ -68,12 +79,17 @@ async def _compare(recordings: dict[str, np.ndarray[Any, Any]]) -> list[dict[str
     return results
 
 
+def recordings(espeak: bool = True) -> dict[str, Pcm]:
+    """The test utterances and both whole preamble recordings, by name, at 16 kHz."""
+    found = {u.name: u.pcm for u in test_utterances(espeak=espeak)}
+    found["whole preamble 22k"] = load_speech(PREAMBLE)
+    found["whole preamble 8k mu-law"] = load_speech(MULAW_PREAMBLE)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__.splitlines()[0] if __doc__ else "vad_gate").parse_args(argv)
-    recordings = {u.name: u.pcm for u in test_utterances(espeak=not args.quick)}
-    recordings["whole preamble 22k"] = load_speech(PREAMBLE)
-    recordings["whole preamble 8k mu-law"] = load_speech(MULAW_PREAMBLE)
-    results = asyncio.run(_compare(recordings))
+    results = asyncio.run(_compare(recordings(espeak=not args.quick)))
     rows = [
         [r["name"], r["windows"], r["skipped"] * 100, r["decisions_differ"] * 100, r["onset_delay_ms"]]
         for r in results

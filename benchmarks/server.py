@@ -271,6 +271,10 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--llm-url", help="full mode: an OpenAI-compatible chat endpoint for open_ai")
     parser.add_argument("--workers", type=int, default=1, help="scripted mode: worker processes on one port")
     args = parser.parse_args(argv)
+    from voicewire.logs import configure_logging
+
+    # The server's own log lines (e.g. the reply guard's rejections) on stderr, when a run needs explaining.
+    configure_logging(os.environ.get("VOICEWIRE_BENCH_LOG_LEVEL", "WARNING").upper())
     gate = None if args.gate_dbfs == "off" else float(args.gate_dbfs)
     silero = {"gate_dbfs": gate, "graph": args.silero_graph}
     if args.workers > 1:

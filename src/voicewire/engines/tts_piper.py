@@ -68,6 +68,11 @@ class PiperTts:
     def sample_rate(self) -> int:
         return int(self._voice.config.sample_rate)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a call holds the model right now (the local LLM then runs on fewer threads)."""
+        return self._lock.locked()
+
     def has_voice(self, voice: str) -> bool:
         return voice in self._names
 

@@ -193,7 +193,7 @@ def _server_rss(server: ServerProcess) -> int:
 def realtime(args: Any) -> int:
     # Several workers need several cores: then nothing is pinned and capacity is per core of server CPU.
     server_cpu, load_cpu = _cpus(args.no_pin or args.workers > 1)
-    options = [*(["--uvloop"] if args.uvloop else []), "--gate-dbfs", args.gate_dbfs]
+    options = ["--loop", args.loop, "--gate-dbfs", args.gate_dbfs]
     options += ["--silero-graph", args.silero_graph]
     options += ["--workers", str(args.workers)]
     server = ServerProcess("scripted", server_cpu, options)
@@ -358,7 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per step")
     p.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds at the start of each step")
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")
-    p.add_argument("--uvloop", action="store_true", help="run the server on uvloop's event loop")
+    p.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the server's event loop (auto, as `voicewire serve`: uvloop when installed)",
+    )
     p.add_argument("--workers", type=int, default=1, help="server worker processes on one port (unpinned)")
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
     p.add_argument(

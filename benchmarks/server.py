@@ -1,8 +1,9 @@
 """The server under test, in a child process: `python -m benchmarks.server scripted|full [OPTIONS]`.
 
-Options: `--uvloop` runs it on uvloop's event loop; `--gate-dbfs X` sets Silero's energy gate (`off`: none);
-`--silero-graph original|gemm` how Silero runs (SileroModel's `graph`); `--workers N` (scripted) runs N
-worker processes on one port, as `voicewire serve --workers N` does.
+Options: `--loop auto|uvloop|asyncio` its event loop (`auto`, as `voicewire serve`: uvloop when
+installed); `--gate-dbfs X` sets Silero's energy gate (`off`: none); `--silero-graph original|gemm` how
+Silero runs (SileroModel's `graph`); `--workers N` (scripted) runs N worker processes on one port, as
+`voicewire serve --workers N` does.
 
 A separate process keeps the benchmark's own clients and clocks off the server's CPU and GIL. It prints its
 port on stdout and runs until its stdin is closed.
@@ -120,21 +121,16 @@ def _scripted_registry(silero: Mapping[str, Any]) -> Any:
     )
 
 
-def _scripted_worker(config: Any, silero: Mapping[str, Any], use_uvloop: bool) -> None:
-    from voicewire.server.serving import serve_until_signalled
+def _scripted_worker(config: Any, silero: Mapping[str, Any], loop: Any) -> None:
+    from voicewire.server.serving import run_event_loop, serve_until_signalled
 
     async def load() -> Any:
         return _scripted_registry(silero)
 
-    if use_uvloop:
-        import uvloop
-
-        uvloop.run(serve_until_signalled(config, load))
-    else:
-        asyncio.run(serve_until_signalled(config, load))
+    run_event_loop(serve_until_signalled(config, load), loop)
 
 
-def serve_workers(workers: int, silero: Mapping[str, Any], use_uvloop: bool) -> None:
+def serve_workers(workers: int, silero: Mapping[str, Any], loop: Any) -> None:
     """The real multi-process server; its port is printed once it answers (and a second later, so every
     worker has bound it), and closing stdin stops every worker."""
     from voicewire.server.serving import run_workers
@@ -159,7 +155,7 @@ def serve_workers(workers: int, silero: Mapping[str, Any], use_uvloop: bool) -> 
 
     threading.Thread(target=announce, daemon=True).start()
     threading.Thread(target=stop_at_end_of_input, daemon=True).start()
-    worker = functools.partial(_scripted_worker, silero=silero, use_uvloop=use_uvloop)
+    worker = functools.partial(_scripted_worker, silero=silero, loop=loop)
     run_workers(_config(port, workers), worker)
 
 
@@ -265,7 +261,7 @@ class LlamaServer:
 def main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.server")
     parser.add_argument("mode", choices=("scripted", "full"))
-    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     parser.add_argument("--gate-dbfs", default="-50")
     parser.add_argument("--silero-graph", choices=("gemm", "original"), default="gemm")
     parser.add_argument("--llm-url", help="full mode: an OpenAI-compatible chat endpoint for open_ai")
@@ -278,14 +274,11 @@ def main(argv: Sequence[str]) -> None:
     gate = None if args.gate_dbfs == "off" else float(args.gate_dbfs)
     silero = {"gate_dbfs": gate, "graph": args.silero_graph}
     if args.workers > 1:
-        serve_workers(args.workers, silero, args.uvloop)
+        serve_workers(args.workers, silero, args.loop)
         return
-    if args.uvloop:
-        import uvloop
+    from voicewire.server.serving import run_event_loop
 
-        uvloop.run(serve(args.mode, silero, args.llm_url))
-    else:
-        asyncio.run(serve(args.mode, silero, args.llm_url))
+    run_event_loop(serve(args.mode, silero, args.llm_url), args.loop)
 
 
 if __name__ == "__main__":

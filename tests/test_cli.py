@@ -27,6 +27,8 @@ def test_serve_options() -> None:
         None,
     )
     assert args.run is cli.cmd_serve
+    assert args.loop == "auto"
+    assert cli.build_parser().parse_args(["serve", "--loop", "asyncio"]).loop == "asyncio"
 
 
 def test_a_command_is_required() -> None:

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes sharing the port, each with its own engines (default 1, or `workers` in the config)",
     )
     serve.add_argument(
+        "--loop",
+        choices=serving.EVENT_LOOPS,
+        default="auto",
+        help="event loop: uvloop when installed (auto, the default), or asyncio's own",
+    )
+    serve.add_argument(
         "--insecure",
         action="store_true",
         help="allow a non-loopback address without API keys (anyone may connect)",
@@ -133,10 +139,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             engine_config=engine_config,
             log_level=args.log_level,
             log_format=args.log_format,
+            event_loop=args.loop,
         )
         return serving.run_workers(config, worker)
     try:
-        asyncio.run(serving.serve_until_signalled(config, lambda: EngineRegistry.load_warm(engine_config)))
+        serving.run_event_loop(
+            serving.serve_until_signalled(config, lambda: EngineRegistry.load_warm(engine_config)), args.loop
+        )
     except (OSError, ImportError) as exc:
         print(f"voicewire serve: {exc}", file=sys.stderr)
         return 1

@@ -51,7 +51,7 @@ def test_flood_peer_serves_the_whole_burst() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--uvloop", "--gate-dbfs", "off", "--silero-graph", "original"], ["--workers", "2"]],
+    [[], ["--loop", "asyncio", "--gate-dbfs", "off", "--silero-graph", "original"], ["--workers", "2"]],
 )
 def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "capacity.json"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,44 @@ async def test_reset_forgets_the_stream(model: SileroModel, preamble_16k: dict[s
     first = await vad.speech_probabilities(speech)
     vad.reset()
     assert await vad.speech_probabilities(speech) == pytest.approx(first, abs=1e-6)
+
+
+async def test_a_stream_gone_leaves_its_slot_cleared_for_the_next(
+    model: SileroModel, preamble_16k: dict[str, FloatAudio]
+) -> None:
+    speech = as_windows(preamble_16k["preamble-22k-linear16.wav"][16000 : 16000 * 2])
+    fresh = await model.stream().speech_probabilities(speech)
+    gone = model.stream()
+    await gone.speech_probabilities(speech)
+    slot = gone.slot
+    del gone
+    gc.collect()
+    heir = model.stream()
+    assert heir.slot == slot  # the slot was handed back, with the state it ended in
+    assert await heir.speech_probabilities(speech) == pytest.approx(fresh, abs=1e-6)
+
+
+async def test_streams_beyond_the_first_slots_keep_their_state(preamble_16k: dict[str, FloatAudio]) -> None:
+    """The state arrays grow as streams are added; the streams already going carry on as they would alone."""
+    model, alone = SileroModel(gate_dbfs=None), SileroModel(gate_dbfs=None)
+    speech = as_windows(preamble_16k["preamble-22k-linear16.wav"])
+    audio = [speech[i % 50 : i % 50 + 4] for i in range(200)]  # onsets, words and pauses: the state matters
+    expected = [await alone.stream().speech_probabilities(windows) for windows in audio]
+    first = [model.stream() for _ in range(100)]
+    started = await asyncio.gather(
+        *(s.speech_probabilities(w[:2]) for s, w in zip(first, audio, strict=False))
+    )
+    streams = [*first, *(model.stream() for _ in range(100))]  # past 128 slots: the arrays grow
+    went_on = await asyncio.gather(
+        *(
+            s.speech_probabilities(w[2:] if i < 100 else w)
+            for i, (s, w) in enumerate(zip(streams, audio, strict=True))
+        )
+    )
+    got = [[*a, *b] for a, b in zip(started, went_on[:100], strict=True)] + went_on[100:]
+    assert any(max(p) > 0.5 for p in expected) and any(min(p) < 0.5 for p in expected)
+    for probabilities, reference in zip(got, expected, strict=True):
+        np.testing.assert_allclose(probabilities, reference, atol=1e-5)
 
 
 async def test_a_waiter_that_went_away_does_not_stop_the_others(model: SileroModel) -> None:

@@ -30,7 +30,7 @@ from tests.server.net import (
 from voicewire.engines.registry import EngineRegistry
 from voicewire.protocol import SettingsConfigurationOptions
 from voicewire.server.config import ServerConfig
-from voicewire.server.serving import serve_until_signalled
+from voicewire.server.serving import run_event_loop, serve_until_signalled
 
 SETTINGS = str(SettingsConfigurationOptions())
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +120,24 @@ async def test_drain_closes_sessions_still_open_at_the_deadline_with_1001() -> N
             while True:
                 await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__
+
+
+def test_the_server_runs_on_uvloop_when_installed_unless_asked_for_asyncio() -> None:
+    pytest.importorskip("uvloop")
+    assert run_event_loop(_loop_module()).startswith("uvloop")
+    assert run_event_loop(_loop_module(), "uvloop").startswith("uvloop")
+    assert run_event_loop(_loop_module(), "asyncio").startswith("asyncio")
+
+
+def test_without_uvloop_auto_falls_back_to_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
+    assert run_event_loop(_loop_module()).startswith("asyncio")
+    with pytest.raises(ImportError):
+        run_event_loop(_loop_module(), "uvloop")
 
 
 @contextlib.contextmanager

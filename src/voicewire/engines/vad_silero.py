@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ WINDOW_SAMPLES = 512
 #: Silero's streaming model reads the last 4 ms of the previous window before each 32 ms window.
 CONTEXT_SAMPLES = 64
 _STATE_SHAPE = (2, 128)
+#: Streams the state arrays hold before they first grow (they double whenever full).
+_FIRST_SLOTS = 64
 #: A stream whose last score is below this may skip quiet windows (far below the turn detector's 0.35).
 _QUIET_PROBABILITY = 0.35
 #: Skipped windows replayed through the model before the first loud one, so its state is not stale.
@@ -57,12 +60,14 @@ def bundled_model_path() -> Path:
 
 
 class SileroStream:
-    """One session's detector: its recurrent state and audio context, scored by the shared model."""
+    """One session's detector. Its recurrent state and audio context are rows of the shared model's arrays
+    (its slot), so a batch gathers and stores every stream's with one indexing operation each."""
 
     def __init__(self, model: SileroModel) -> None:
         self._model = model
-        self.state = np.zeros(_STATE_SHAPE, dtype=np.float32)
-        self.context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+        self.slot = model.take_slot()
+        # The slot goes back to the model with the stream (a session's streams are never closed).
+        weakref.finalize(self, model.release_slot, self.slot)
         self.quiet = True
         #: The last windows the gate kept from the model, replayed before the next scored one.
         self.skipped: list[FloatAudio] = []
@@ -90,8 +95,7 @@ class SileroStream:
         return probabilities
 
     def reset(self) -> None:
-        self.state.fill(0.0)
-        self.context.fill(0.0)
+        self._model.clear_slot(self.slot)
         self.quiet = True
         self.skipped = []
 
@@ -134,6 +138,14 @@ class SileroModel:
             model = gemm_model(path, ENGINE_SAMPLE_RATE)
         self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._queue: list[_Request] = []
+        #: Whether every queued request holds one window (a 20 ms frame completes at most one): then the batch
+        #: is one model call over their windows laid end to end.
+        self._single_windows = True
+        #: Every stream's recurrent state (2, slot, 128) and its previous window's last samples (slot, 64): a
+        #: batch gathers its streams' rows with one index, and stores them back with one.
+        self._states = np.zeros((_STATE_SHAPE[0], _FIRST_SLOTS, _STATE_SHAPE[1]), dtype=np.float32)
+        self._contexts = np.zeros((_FIRST_SLOTS, CONTEXT_SAMPLES), dtype=np.float32)
+        self._free_slots = list(range(_FIRST_SLOTS - 1, -1, -1))
         self._batch_delay_s = batch_delay_s
         #: Mean square below which a window is quiet enough to skip (None: every window is scored).
         self._gate_power = None if gate_dbfs is None else 10.0 ** (gate_dbfs / 10.0)
@@ -149,6 +161,24 @@ class SileroModel:
         gate = self._gate_power
         return all(float(window @ window) / len(window) < gate for window in windows)
 
+    def take_slot(self) -> int:
+        """A cleared row of the state and context arrays for a new stream; the arrays double when full."""
+        if not self._free_slots:
+            count = len(self._contexts)
+            self._states = np.concatenate((self._states, np.zeros_like(self._states)), axis=1)
+            self._contexts = np.concatenate((self._contexts, np.zeros_like(self._contexts)))
+            self._free_slots = list(range(2 * count - 1, count - 1, -1))
+        slot = self._free_slots.pop()
+        self.clear_slot(slot)
+        return slot
+
+    def release_slot(self, slot: int) -> None:
+        self._free_slots.append(slot)
+
+    def clear_slot(self, slot: int) -> None:
+        self._states[:, slot] = 0.0
+        self._contexts[slot] = 0.0
+
     def stream(self) -> SileroStream:
         """A detector for one session (the `vad_factory` of the registry)."""
         return SileroStream(self)
@@ -159,13 +189,16 @@ class SileroModel:
         if not self._queue:
             # Whatever else arrives meanwhile joins the same batch.
             loop.call_later(self._batch_delay_s, self._flush)
-        self._queue.append(_Request(stream, np.asarray(windows, dtype=np.float32), future))
+        windows = np.asarray(windows, dtype=np.float32)
+        self._single_windows = self._single_windows and len(windows) == 1
+        self._queue.append(_Request(stream, windows, future))
         return future
 
     def _flush(self) -> None:
         queue, self._queue = self._queue, []
+        single, self._single_windows = self._single_windows, True
         try:
-            results = self._score_all(queue)
+            results = self._score_single(queue) if single else self._score_all(queue)
         except Exception as exc:  # an ONNX failure reaches every waiting session as its own error
             for request in queue:
                 if not request.future.done():
@@ -175,6 +208,12 @@ class SileroModel:
             if not request.future.done():  # a session that closed meanwhile no longer waits
                 request.future.set_result(probabilities)
 
+    def _score_single(self, queue: list[_Request]) -> list[list[float]]:
+        """One window per request: one call, no steps."""
+        windows = np.concatenate([request.windows for request in queue])
+        probabilities = self._run([request.stream.slot for request in queue], windows)
+        return [[probability] for probability in probabilities]
+
     def _score_all(self, queue: list[_Request]) -> list[list[float]]:
         """Step k of the batch holds the k-th window of every request that has one; a stream's windows stay
         in order because one stream has at most one request in flight (its session awaits it)."""
@@ -182,27 +221,25 @@ class SileroModel:
         longest = max(len(request.windows) for request in queue)
         for step in range(longest):
             active = [i for i, request in enumerate(queue) if len(request.windows) > step]
-            streams = [queue[i].stream for i in active]
+            slots = [queue[i].stream.slot for i in active]
             windows = np.stack([queue[i].windows[step] for i in active])
-            probabilities = self.run(streams, windows)
+            probabilities = self._run(slots, windows)
             for i, probability in zip(active, probabilities, strict=True):
                 results[i].append(probability)
         return results
 
     def run(self, streams: Sequence[SileroStream], windows: FloatAudio) -> list[float]:
         """Score one window per stream in a single model call, advancing each stream's state and context."""
-        # np.array of a list costs a third of np.stack's overhead (16 streams: 4 against 11 us).
-        contexts = np.array([stream.context for stream in streams])
-        states = np.ascontiguousarray(np.array([stream.state for stream in streams]).transpose(1, 0, 2))
-        inputs = np.concatenate((contexts, windows), axis=1)
-        output, new_states = self._session.run(None, {"input": inputs, "state": states, **self._fixed_inputs})
-        # One copy of each for the whole batch; every stream keeps its own rows of them.
-        states_by_stream = np.ascontiguousarray(new_states.transpose(1, 0, 2))
-        contexts = windows[:, -CONTEXT_SAMPLES:].copy()
-        for stream, state, context in zip(streams, states_by_stream, contexts, strict=True):
-            stream.state = state
-            stream.context = context
+        return self._run([stream.slot for stream in streams], windows)
+
+    def _run(self, slots: list[int], windows: FloatAudio) -> list[float]:
+        index = np.array(slots, dtype=np.intp)
+        inputs = np.concatenate((self._contexts[index], windows), axis=1)
+        feeds = {"input": inputs, "state": self._states[:, index], **self._fixed_inputs}
+        output, states = self._session.run(None, feeds)
+        self._states[:, index] = states
+        self._contexts[index] = windows[:, -CONTEXT_SAMPLES:]
         self.calls += 1
-        self.windows_scored += len(streams)
+        self.windows_scored += len(slots)
         probabilities: list[float] = output[:, 0].tolist()
         return probabilities

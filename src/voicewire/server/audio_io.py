@@ -85,12 +85,17 @@ class InputDecoder:
         self._encoding = fmt.encoding
         self._remainder = b""
         self._resampler = StreamResampler(fmt.sample_rate, ENGINE_SAMPLE_RATE, np.int16)
+        #: 16-bit samples at 16 kHz, the usual input, are scaled straight from the frame's bytes: no copy of
+        #: them and no resampler call, two of the few numpy calls every 20 ms frame of every session pays.
+        self._as_is = fmt.encoding == "linear16" and fmt.sample_rate == ENGINE_SAMPLE_RATE
 
     def feed(self, data: bytes) -> FloatAudio:
         if self._remainder:
             data = self._remainder + data
         whole = len(data) - len(data) % self._width
         self._remainder = data[whole:]
+        if self._as_is:
+            return pcm16_to_float(np.frombuffer(data, dtype="<i2", count=whole // 2))
         pcm = decode(data[:whole], self._encoding)
         return pcm16_to_float(self._resampler.process(pcm))
 

@@ -66,10 +66,11 @@ class TurnConfig:
     #: silence lasts, up to `max_eot_silence_ms`; used when the server has the model loaded, else "silence".
     #: "silence": `end_of_turn_ms` of silence ends the turn, a mid-sentence pause included.
     detector: TurnDetectorName = "smart-turn"
-    #: About 175 ms after the true end of speech, since Silero trails it by about 80 ms. Chosen with
-    #: `voicewire bench latency` and `bench turns`: asking at 96 instead of 160 ms took 45 ms off the
-    #: end-of-turn wait (p50), and false ends of turn at internal pauses went from 49 to 51 %.
-    eot_check_ms: int = 96
+    #: About 240 ms after the true end of speech, since Silero trails it by about 80 ms. Asking at 96 ms
+    #: took 45 ms off the end-of-turn wait but left Whisper less time to finish inside it (10-40 ms net at
+    #: p50), and through the server the preamble's reader was cut into 10 turns with 4 replies started
+    #: mid-sentence, against 5 and 1 at 160 ms (`voicewire bench turns --live`).
+    eot_check_ms: int = 160
     eot_recheck_ms: int = 320
     #: P(complete) at or above which Smart Turn ends the turn.
     eot_threshold: float = 0.5

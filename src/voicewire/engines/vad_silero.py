@@ -138,9 +138,6 @@ class SileroModel:
             model = gemm_model(path, ENGINE_SAMPLE_RATE)
         self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._queue: list[_Request] = []
-        #: Whether every queued request holds one window (a 20 ms frame completes at most one): then the batch
-        #: is one model call over their windows laid end to end.
-        self._single_windows = True
         #: Every stream's recurrent state (2, slot, 128) and its previous window's last samples (slot, 64): a
         #: batch gathers its streams' rows with one index, and stores them back with one.
         self._states = np.zeros((_STATE_SHAPE[0], _FIRST_SLOTS, _STATE_SHAPE[1]), dtype=np.float32)
@@ -189,16 +186,13 @@ class SileroModel:
         if not self._queue:
             # Whatever else arrives meanwhile joins the same batch.
             loop.call_later(self._batch_delay_s, self._flush)
-        windows = np.asarray(windows, dtype=np.float32)
-        self._single_windows = self._single_windows and len(windows) == 1
-        self._queue.append(_Request(stream, windows, future))
+        self._queue.append(_Request(stream, np.asarray(windows, dtype=np.float32), future))
         return future
 
     def _flush(self) -> None:
         queue, self._queue = self._queue, []
-        single, self._single_windows = self._single_windows, True
         try:
-            results = self._score_single(queue) if single else self._score_all(queue)
+            results = self._score_all(queue)
         except Exception as exc:  # an ONNX failure reaches every waiting session as its own error
             for request in queue:
                 if not request.future.done():
@@ -208,17 +202,16 @@ class SileroModel:
             if not request.future.done():  # a session that closed meanwhile no longer waits
                 request.future.set_result(probabilities)
 
-    def _score_single(self, queue: list[_Request]) -> list[list[float]]:
-        """One window per request: one call, no steps."""
-        windows = np.concatenate([request.windows for request in queue])
-        probabilities = self._run([request.stream.slot for request in queue], windows)
-        return [[probability] for probability in probabilities]
-
     def _score_all(self, queue: list[_Request]) -> list[list[float]]:
         """Step k of the batch holds the k-th window of every request that has one; a stream's windows stay
-        in order because one stream has at most one request in flight (its session awaits it)."""
-        results: list[list[float]] = [[] for _ in queue]
+        in order because one stream has at most one request in flight (its session awaits it). Usually every
+        request holds one window (a 20 ms frame completes at most one): then the batch is one call, no
+        steps."""
         longest = max(len(request.windows) for request in queue)
+        if longest == 1:
+            windows = np.concatenate([request.windows for request in queue])
+            return [[p] for p in self._run([request.stream.slot for request in queue], windows)]
+        results: list[list[float]] = [[] for _ in queue]
         for step in range(longest):
             active = [i for i, request in enumerate(queue) if len(request.windows) > step]
             slots = [queue[i].stream.slot for i in active]

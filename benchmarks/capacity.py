@@ -27,7 +27,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from benchmarks.common import (
     FRAME_MS,
@@ -353,6 +353,9 @@ def full(args: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from voicewire.engines.vad_silero import SileroGraph
+    from voicewire.server.serving import EVENT_LOOPS
+
     p = parser(__doc__.splitlines()[0] if __doc__ else "capacity")
     p.add_argument("--sessions", type=int, nargs="+", default=[25, 50, 100, 150, 200, 250, 300, 400])
     p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per step")
@@ -360,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-pin", action="store_true", help="do not pin the server and the generators apart")
     p.add_argument(
         "--loop",
-        choices=("auto", "uvloop", "asyncio"),
+        choices=EVENT_LOOPS,
         default="auto",
         help="the server's event loop (auto, as `voicewire serve`: uvloop when installed)",
     )
@@ -368,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")
     p.add_argument(
         "--silero-graph",
-        choices=("gemm", "original"),
+        choices=get_args(SileroGraph),
         default="gemm",
         help="how Silero runs: its batched rebuild or the bundled file as shipped",
     )

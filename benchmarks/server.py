@@ -27,7 +27,7 @@ import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 
@@ -259,11 +259,14 @@ class LlamaServer:
 
 
 def main(argv: Sequence[str]) -> None:
+    from voicewire.engines.vad_silero import SileroGraph
+    from voicewire.server.serving import EVENT_LOOPS
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.server")
     parser.add_argument("mode", choices=("scripted", "full"))
-    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
+    parser.add_argument("--loop", choices=EVENT_LOOPS, default="auto")
     parser.add_argument("--gate-dbfs", default="-50")
-    parser.add_argument("--silero-graph", choices=("gemm", "original"), default="gemm")
+    parser.add_argument("--silero-graph", choices=get_args(SileroGraph), default="gemm")
     parser.add_argument("--llm-url", help="full mode: an OpenAI-compatible chat endpoint for open_ai")
     parser.add_argument("--workers", type=int, default=1, help="scripted mode: worker processes on one port")
     args = parser.parse_args(argv)

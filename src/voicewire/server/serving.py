@@ -21,7 +21,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from types import FrameType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from voicewire.engines.registry import EngineConfig, EngineRegistry
 from voicewire.logs import LogFormat, configure_logging
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 EngineLoader = Callable[[], Awaitable[EngineRegistry]]
 #: The event loop a server process runs on: `auto` is uvloop when it is installed, else asyncio's own.
 EventLoopName = Literal["auto", "uvloop", "asyncio"]
-EVENT_LOOPS: tuple[EventLoopName, ...] = ("auto", "uvloop", "asyncio")
+EVENT_LOOPS: tuple[EventLoopName, ...] = get_args(EventLoopName)
 T = TypeVar("T")
 
 

@@ -90,3 +90,19 @@ def test_concurrent_requests_are_scored_in_one_batch_off_the_loop(smart_turn: Sm
     probabilities = asyncio.run(together())
     assert smart_turn.calls == calls + 1
     np.testing.assert_allclose(probabilities, alone, atol=1e-4)
+
+
+@pytest.mark.models
+def test_the_model_is_busy_while_a_batch_is_scored(smart_turn: SmartTurnModel) -> None:
+    """The local LLM reads `busy` to give up a core meanwhile (`LlamaCppLlm.contended`)."""
+    clip = load("preamble-22k-linear16.wav")[: at(3.72)]
+
+    async def score() -> tuple[bool, bool, bool]:
+        before = smart_turn.busy
+        pending = asyncio.ensure_future(smart_turn.completion_probability(clip))
+        await asyncio.sleep(0)  # the batch is handed to the model's thread
+        during = smart_turn.busy
+        await pending
+        return before, during, smart_turn.busy
+
+    assert asyncio.run(score()) == (False, True, False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from tests.server.timeline import (
     speech,
     weather_settings,
 )
-from voicewire.engines.base import LlmEvent
+from voicewire.engines.base import ChatMessage, LlmEvent
 from voicewire.engines.scripted import Script, ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import Context, SettingsConfigurationOptions
 from voicewire.server import ServerConfig, State
@@ -540,3 +540,100 @@ async def test_speculative_stt_is_discarded_when_speech_resumes() -> None:
         assert users == ["complete sentence"]
         assert len(t.stt.utterances) == 2
         assert len(t.stt.utterances[1]) > len(t.stt.utterances[0])
+
+
+# -- speculative replies ---------------------------------------------------------------------------------
+
+SPECULATIVE_TURNS = dataclasses.replace(
+    TEST_TURNS, speculative_stt=True, speculative_reply=True, end_of_turn_ms=500
+)
+
+
+def _prepared_timeline(clock: VirtualClock, **engines: object) -> Timeline:
+    engines.setdefault("stt", ScriptedStt(["partial", "complete sentence"], delay=0.1, sleep=clock.sleep))
+    engines.setdefault("llm", ScriptedLlm(first_token_delay=0.05, token_delay=0.01, sleep=clock.sleep))
+    engines.setdefault("tts", ScriptedTts(chunk_delay=0.02, sleep=clock.sleep))
+    return Timeline(clock=clock, config=ServerConfig(turns=SPECULATIVE_TURNS), **engines)  # type: ignore[arg-type]
+
+
+async def test_a_reply_prepared_in_the_end_of_turn_wait_is_sent_when_the_turn_ends() -> None:
+    clock = VirtualClock()
+    async with _prepared_timeline(clock, stt=ScriptedStt(["hello"], delay=0.1, sleep=clock.sleep)) as t:
+        await t.configure()
+        mark = t.mark()
+        await t.say(0.4, pause=0.55)
+        await t.quiet(1.0)
+        metrics = t.session.metrics[-1]
+        assert metrics.speculative_reply_used
+        # STT (0.1 s), the LLM's first sentence and its audio were all done inside the 500 ms wait.
+        assert metrics.first_audio == pytest.approx(metrics.turn_ended)
+        assert metrics.total_latency == pytest.approx(metrics.turn_ended - metrics.speech_ended)
+        assert t.since(mark) == ["UserStartedSpeaking", "ConversationText", *BRACKET]
+        # Nothing after the onset went out before the turn ended.
+        times = t.transport.times[mark + 1 :]
+        assert min(times) == pytest.approx(metrics.turn_ended)
+        assert t.history() == [("user", "hello"), ("assistant", "You said: hello.")]
+        assert len(t.session.metrics) == 1 and t.session.state is State.LISTENING
+
+
+async def test_a_prepared_reply_is_dropped_without_a_trace_when_the_user_goes_on() -> None:
+    clock = VirtualClock()
+
+    def two_sentences(messages: Sequence[ChatMessage]) -> Script:
+        return [f"You said: {messages[-1].content}. What else?"]
+
+    llm = ScriptedLlm(respond=two_sentences, first_token_delay=0.05, token_delay=0.01, sleep=clock.sleep)
+    async with _prepared_timeline(clock, llm=llm) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.45)  # long enough for the held reply's first audio, not for the turn
+        # "You said: partial." was synthesised and held; the model waits before its second sentence.
+        assert [text for text, _ in t.tts.requests] == ["You said: partial."]
+        await t.say(0.4, pause=0.55)
+        await t.quiet(1.0)
+        assert [m["content"] for m in t.of_type("ConversationText")] == [
+            "complete sentence",
+            "You said: complete sentence.",
+            "What else?",
+        ]
+        assert [t.chat(messages)[-1] for messages, _ in t.llm.requests] == [
+            ("user", "partial"),
+            ("user", "complete sentence"),
+        ]
+        assert t.llm.closed == 1  # the held generation was stopped
+        assert t.history() == [
+            ("user", "complete sentence"),
+            ("assistant", "You said: complete sentence. What else?"),
+        ]
+        assert len(t.session.metrics) == 1 and t.session.metrics[0].speculative_reply_used
+
+
+async def test_a_prepared_reply_runs_no_function_before_its_turn_ends() -> None:
+    clock = VirtualClock()
+    llm = ScriptedLlm([[WEATHER_CALL]], first_token_delay=0.05, sleep=clock.sleep)
+    async with _prepared_timeline(clock, llm=llm) as t:
+        await t.configure(weather_settings())
+        await t.say(0.4, pause=0.45)
+        await t.say(0.4, pause=0.55)
+        await t.quiet(1.0)
+        assert t.of_type("FunctionCallRequest") == []
+        assert [t.chat(messages)[-1] for messages, _ in t.llm.requests] == [
+            ("user", "partial"),
+            ("user", "complete sentence"),
+        ]
+        assert t.history()[-1] == ("assistant", "You said: complete sentence.")
+
+
+async def test_a_prepared_reply_is_not_used_when_the_prompt_changed_meanwhile() -> None:
+    clock = VirtualClock()
+    async with _prepared_timeline(clock, stt=ScriptedStt(["hello"], delay=0.1, sleep=clock.sleep)) as t:
+        await t.configure()
+        await t.feed(speech(0.4))
+        await t.quiet(0.35)  # the reply is being prepared with the old prompt
+        await t.send({"type": "UpdateInstructions", "instructions": "Speak like a pirate."})
+        await t.quiet(1.2)
+        metrics = t.session.metrics[-1]
+        assert not metrics.speculative_reply_used
+        last_request, _ = t.llm.requests[-1]
+        assert "Speak like a pirate." in last_request[0].content
+        assert t.history() == [("user", "hello"), ("assistant", "You said: hello.")]
+        assert len(t.session.metrics) == 1

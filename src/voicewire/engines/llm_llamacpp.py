@@ -42,10 +42,10 @@ The repeat penalty also acts on the prompt's last 64 tokens, that is on the call
 
 llama.cpp's threads meet at every layer, so one of them descheduled stalls the others: with one of the 2
 cores busy, 2 threads took 406 ms to the first token and 31 ms per token after it, against 285 and 14 ms
-for 1 thread (165 and 11 ms for 2 threads on an idle machine). Whisper and Piper run in this process on the
-same cores (another session's turn, or this reply's own next sentence while the model goes on), so the model
-runs on one thread while one of them does and on `n_threads` otherwise (`contended`, checked before every
-token).
+for 1 thread (165 and 11 ms for 2 threads on an idle machine). Whisper, Piper and Smart Turn run in this
+process on the same cores (another session's turn, this reply's own next sentence while the model goes on, or
+the end-of-turn checks while a speculative reply is prepared), so the model runs on one thread while one of
+them does and on `n_threads` otherwise (`contended`, checked before every token).
 """
 
 from __future__ import annotations

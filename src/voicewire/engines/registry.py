@@ -383,7 +383,8 @@ class EngineRegistry:
             repeat_penalty=config.llm.repeat_penalty,
             seed=config.llm.seed,
         )
-        local_engines = [*recognisers.values(), *voices.values()]
+        end_of_turn = _load_end_of_turn()
+        local_engines = [*recognisers.values(), *voices.values(), end_of_turn]
         llm.contended = lambda: any(getattr(engine, "busy", False) for engine in local_engines)
         remote_stt, remote_tts = _load_remote_speech(
             config.providers,
@@ -404,7 +405,7 @@ class EngineRegistry:
             provider_configs=config.providers,
             strict_providers=config.strict_providers,
             voice_map=config.voices,
-            end_of_turn=_load_end_of_turn(),
+            end_of_turn=end_of_turn,
             remote_stt=remote_stt,
             remote_tts=remote_tts,
         )

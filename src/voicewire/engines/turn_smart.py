@@ -83,6 +83,12 @@ class SmartTurnModel:
         self.calls = 0
         self.requests = 0
 
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is being scored (the local LLM then runs on fewer threads: a speculative reply's
+        LLM meets the end-of-turn checks)."""
+        return self._draining
+
     def predict(self, audios: list[FloatAudio]) -> list[float]:
         """P(turn complete) for each audio, in one blocking model call."""
         features = np.stack([model_input(audio) for audio in audios])

@@ -61,6 +61,11 @@ class TurnConfig:
     #: costs about as much as the end-of-turn wait, so this hides most of it; each pause that the user
     #: talks through costs one wasted transcription.
     speculative_stt: bool = True
+    #: With speculative STT: once its transcript is ready, start the reply too (LLM and TTS of the first
+    #: piece), held until the turn ends and sent at once then, or dropped if the user goes on. The reply then
+    #: waits for STT + LLM + TTS from the first pause, not from the end of turn. Each pause the user talks
+    #: through may cost the first piece's LLM and TTS work.
+    speculative_reply: bool = True
     #: What ends a turn. "smart-turn": after `eot_check_ms` of silence the Smart Turn model judges from the
     #: words and intonation whether the user has finished, and asks again every `eot_recheck_ms` while the
     #: silence lasts, up to `max_eot_silence_ms`; used when the server has the model loaded, else "silence".

@@ -39,6 +39,8 @@ class TurnMetrics:
     audio_done: float | None = None
     transcript: str = ""
     speculative_stt_used: bool = False
+    #: The reply was prepared during the end-of-turn wait and released when the turn ended.
+    speculative_reply_used: bool = False
     tool_calls: int = 0
     interrupted: bool = False
 

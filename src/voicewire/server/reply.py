@@ -9,6 +9,11 @@ On the wire a reply is bracketed per *segment*: `ConversationText(assistant)` â†
 binary frames (with `ConversationText` before each later sentence) â†’ `AgentAudioDone`. A reply that calls a
 function closes its segment before the call, and the text after the call opens a new one.
 
+A reply may be *held*: prepared while the user may still go on (speculatively, during the end-of-turn wait),
+it runs the LLM and TTS for its first piece but nothing reaches the client, no function runs and nothing
+enters the history until `release()`; what must happen at the release (the user's words sent and recorded)
+is registered with `when_released`. A held reply that is never released is cancelled with no trace.
+
 The reply keeps a log of its sentences and tool exchanges. After a barge-in, `history()` returns only what
 the client actually received: a sentence counts once any of its audio was sent (so the sentence being spoken
 when the user cut in is kept whole); sentences synthesised but never sent, and tool calls without results,
@@ -101,6 +106,7 @@ class Reply:
         voice: Callable[[], VoiceChoice],
         listener: ReplyListener,
         record: bool = True,
+        held: bool = False,
     ) -> None:
         self.metrics = metrics
         #: Reference point of `total_latency` (end of user speech, or when a message was injected).
@@ -127,6 +133,36 @@ class Reply:
         self._interrupted = False
         #: Set once the first piece has audio, or cannot get any (failed, interrupted, reply over).
         self._first_audio = asyncio.Event()
+        self._released = asyncio.Event()
+        #: When the client may first hear it: audio ready earlier waited for this.
+        self._released_at = clock.now()
+        self._on_release: list[Callable[[], None]] = []
+        if not held:
+            self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
+
+    def when_released(self, action: Callable[[], None]) -> None:
+        """Run `action` at the release, or now if the reply is not held (any more)."""
+        if self._released.is_set():
+            action()
+        else:
+            self._on_release.append(action)
+
+    def release(self) -> None:
+        """The turn ended as the held reply assumed: what it prepared may reach the client."""
+        if self._released.is_set():
+            return
+        self._released_at = self._clock.now()
+        self._released.set()
+        actions, self._on_release = self._on_release, []
+        for action in actions:
+            action()
+
+    async def wait_released(self) -> None:
+        await self._released.wait()
 
     @property
     def accepting(self) -> bool:
@@ -153,12 +189,14 @@ class Reply:
         return exchange
 
     async def first_audio(self) -> None:
-        """Until the first piece has audio (at once after that).
+        """Until the first piece has audio (at once after that), and the reply is released.
 
         The LLM waits here after its first piece: on 2 cores, Piper took 0.65 s instead of 0.27 s for a
-        9-word piece while the model went on generating, and the first audio decides the latency.
+        9-word piece while the model went on generating, and the first audio decides the latency. A held
+        reply prepares no more than that first piece: if the user goes on, little work is thrown away.
         """
         await self._first_audio.wait()
+        await self._released.wait()
 
     def interrupt(self) -> None:
         """Barge-in: stop sending at once, even before the tasks see their cancellation."""
@@ -250,6 +288,7 @@ class Reply:
             await self._frames.put((sentence, frame))
 
     async def _send(self) -> None:
+        await self._released.wait()
         pacer = Pacer(self._clock, self._options.pacing)
         output = self._options.output
         current: Sentence | None = None
@@ -285,6 +324,7 @@ class Reply:
 
     def _open_segment(self, sentence: Sentence) -> None:
         audio_at = sentence.audio_at if sentence.audio_at is not None else self._clock.now()
+        audio_at = max(audio_at, self._released_at)  # prepared ahead, it was ready when released
         if self.metrics.first_audio is None:
             self.metrics.first_sentence = sentence.ready_at
             self.metrics.first_audio = audio_at

@@ -26,6 +26,12 @@ WAITING_FOR_FUNCTION (spoken in order within the reply being prepared, e.g. "one
 call); refused with `InjectionRefused` while the user speaks or agent audio is in flight. A user turn given
 as text replaces a reply in flight, as speech would, and is refused while the user speaks.
 
+Speculative replies: at a pause in the user's speech (`SpeechPaused`) STT starts on what the turn will be if
+the user stays silent, and a held reply (`Reply(held=True)`) on its transcript: the LLM's first piece and its
+audio are made during the end-of-turn wait. If the turn ends unchanged, with the conversation (history,
+prompt, voice, LLM) as the reply found it, the reply is released and becomes the turn's reply; if the user
+goes on, or anything it relied on changed, it is cancelled, having sent and recorded nothing.
+
 A barge-in during STT, before the user's words reached the history, carries their audio into the next turn
 (they were not answered); if that next "turn" turns out to be noise, the carried utterance is answered alone.
 """
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import enum
 import functools
 import json
@@ -133,6 +140,15 @@ class State(enum.Enum):
     WAITING_FOR_FUNCTION = "waiting_for_function"
 
 
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """A held reply and what it was prepared from, compared by identity when the turn ends."""
+
+    reply: Reply
+    task: asyncio.Task[None]
+    basis: tuple[object, ...]
+
+
 class Session:
     def __init__(
         self,
@@ -179,6 +195,7 @@ class Session:
         self._function_pending = False
         self._carry: tuple[FloatAudio, float] | None = None
         self._speculative: asyncio.Task[Transcript | None] | None = None
+        self._prepared: _Prepared | None = None
 
     # -- life cycle ----------------------------------------------------------------------------------------
 
@@ -422,12 +439,52 @@ class Session:
         self._to(State.USER_SPEAKING)
 
     def user_paused(self, utterance: FloatAudio) -> None:
-        """Speculative STT: transcribe what the turn will be if the user stays silent."""
-        if self._config.turns.speculative_stt and self._carry is None and self._pipeline is not None:
+        """Speculative STT: transcribe what the turn will be if the user stays silent; and answer it, held."""
+        if not self._config.turns.speculative_stt or self._carry is not None or self._pipeline is None:
+            return
+        self._cancel_speculative()
+        self._speculative = self._spawn(self._speculate(self._pipeline.stt, utterance))
+        if self._config.turns.speculative_reply:
+            reply = self._make_reply(TurnMetrics("user"), origin=self._clock.now(), held=True)
+            reply.utterance = utterance
+            body = functools.partial(self._answer_user, reply, utterance, self._speculative)
+            task = self._spawn(self._run_reply(reply, body))
+            self._prepared = _Prepared(reply, task, self._basis())
+
+    def _basis(self) -> tuple[object, ...]:
+        """What a prepared reply read: if any of it is replaced before the turn ends, the reply is stale."""
+        assert self._pipeline is not None
+        return (self.history, self.instructions, self._pipeline.voice, self._pipeline.thinker)
+
+    def _adopt_prepared(self, utterance: FloatAudio, speech_end: float) -> bool:
+        """Release the reply prepared at the last pause, if it answers this turn as the turn ended."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            return False
+        reply = prepared.reply
+        stale = any(then is not now for then, now in zip(prepared.basis, self._basis(), strict=True))
+        assert reply.utterance is not None
+        if prepared.task.done() or stale or len(reply.utterance) != len(utterance):
+            # Its STT may be cancelled with it: the turn is transcribed afresh.
+            prepared.task.cancel()
             self._cancel_speculative()
-            self._speculative = self._spawn(self._speculate(self._pipeline.stt, utterance))
+            return False
+        self._speculative = None  # the prepared reply awaits it
+        metrics = reply.metrics
+        metrics.speech_started = self._speech_started_at
+        metrics.speech_ended = speech_end
+        metrics.turn_ended = self._clock.now()
+        metrics.speculative_reply_used = True
+        reply.origin = speech_end
+        self.metrics.append(metrics)
+        self._reply, self._reply_task = reply, prepared.task
+        self._to(State.THINKING)
+        reply.release()
+        return True
 
     def user_stopped_speaking(self, utterance: FloatAudio, speech_end: float) -> None:
+        if self._carry is None and self._adopt_prepared(utterance, speech_end):
+            return
         speculative, self._speculative = self._speculative, None
         if self._carry is not None:
             carried, _ = self._carry
@@ -482,8 +539,16 @@ class Session:
                 self._to(State.THINKING)
 
     def speak_failed(self, reply: Reply, description: str) -> None:
-        if reply is self._reply:
-            self._error(ErrorCode.SPEAK_REQUEST_FAILED, description)
+        self._reply_error(reply, ErrorCode.SPEAK_REQUEST_FAILED, description)
+
+    def _reply_error(self, reply: Reply, code: ErrorCode, description: str) -> None:
+        """An error of `reply`, told the client if it is the current reply (once released, if held)."""
+
+        def report() -> None:
+            if reply is self._reply:
+                self._error(code, description)
+
+        reply.when_released(report)
 
     def reply_finished(self, reply: Reply) -> None:
         if reply is self._reply:
@@ -495,8 +560,14 @@ class Session:
     # -- replies -------------------------------------------------------------------------------------------
 
     def _new_reply(self, metrics: TurnMetrics, *, origin: float, record: bool = True) -> Reply:
-        assert self._pipeline is not None
         self.metrics.append(metrics)
+        return self._make_reply(metrics, origin=origin, record=record)
+
+    def _make_reply(
+        self, metrics: TurnMetrics, *, origin: float, record: bool = True, held: bool = False
+    ) -> Reply:
+        """A reply not (yet) in `metrics`: a held one joins them if it is released."""
+        assert self._pipeline is not None
         return Reply(
             metrics,
             origin=origin,
@@ -506,6 +577,7 @@ class Session:
             voice=self._current_voice,
             listener=self,
             record=record,
+            held=held,
         )
 
     def _current_voice(self) -> VoiceChoice:
@@ -546,13 +618,15 @@ class Session:
             await body()
         except Exception:
             logger.exception("session %s: reply failed", self.id)
-            if reply is self._reply:
-                self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed while preparing a reply")
+            self._reply_error(
+                reply, ErrorCode.INTERNAL_SERVER_ERROR, "The server failed while preparing a reply"
+            )
         finally:
-            self._commit(reply)
-            logger.debug("session %s: turn metrics %s", self.id, json.dumps(reply.metrics.to_dict()))
-            self.observer.turn_finished(self.id, reply.metrics)
-            self.reply_finished(reply)
+            if reply.released:  # a held reply never released leaves no trace
+                self._commit(reply)
+                logger.debug("session %s: turn metrics %s", self.id, json.dumps(reply.metrics.to_dict()))
+                self.observer.turn_finished(self.id, reply.metrics)
+                self.reply_finished(reply)
 
     def _commit(self, reply: Reply) -> None:
         """Add what the client received to the history, once."""
@@ -581,7 +655,7 @@ class Session:
                 if transcript is None:
                     transcript = await pipeline.stt.transcribe(utterance, keyterms=pipeline.keyterms)
             except EngineError as exc:
-                self._error(ErrorCode.INTERNAL_SERVER_ERROR, f"Speech recognition failed: {exc}")
+                self._reply_error(reply, ErrorCode.INTERNAL_SERVER_ERROR, f"Speech recognition failed: {exc}")
                 return
             finally:
                 if speculative is not None and not speculative.done():
@@ -601,12 +675,9 @@ class Session:
             await self._respond(reply, text, self._pipeline.thinker)
 
     async def _respond(self, reply: Reply, text: str, thinker: Thinker) -> None:
-        """The user said `text`: into the history, then the LLM's answer into `reply`."""
-        reply.transcript_committed = True
-        self._outbox.send(ConversationText("user", text))
-        self._remember([ChatMessage("user", text)])
-        logger.info("session %s: user turn (%d characters)", self.id, len(text))
-        messages = [ChatMessage("system", self.instructions), *self.history]
+        """The user said `text`: the LLM answers into `reply`; the words enter the history at its release."""
+        messages = [ChatMessage("system", self.instructions), *self.history, ChatMessage("user", text)]
+        reply.when_released(functools.partial(self._user_said, reply, text))
         try:
             await think(
                 reply,
@@ -619,7 +690,13 @@ class Session:
                 max_rounds=self._config.max_tool_rounds,
             )
         except EngineError as exc:
-            self._error(ErrorCode.THINK_REQUEST_FAILED, f"The language model failed: {exc}")
+            self._reply_error(reply, ErrorCode.THINK_REQUEST_FAILED, f"The language model failed: {exc}")
+
+    def _user_said(self, reply: Reply, text: str) -> None:
+        reply.transcript_committed = True
+        self._outbox.send(ConversationText("user", text))
+        self._remember([ChatMessage("user", text)])
+        logger.info("session %s: user turn (%d characters)", self.id, len(text))
 
     async def _speculate(self, stt: SpeechToText, utterance: FloatAudio) -> Transcript | None:
         """A transcript that may be thrown away; a failure just means STT runs again at the end of turn."""
@@ -631,9 +708,13 @@ class Session:
             return None
 
     def _cancel_speculative(self) -> None:
+        """The user went on (or the turn was noise): drop the speculative transcript and reply."""
         if self._speculative is not None:
             self._speculative.cancel()
             self._speculative = None
+        if self._prepared is not None:
+            self._prepared.task.cancel()
+            self._prepared = None
 
     async def _release_thinker(self) -> None:
         """Close an LLM engine made for this session (a client's own endpoint)."""

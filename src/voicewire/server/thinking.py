@@ -47,6 +47,7 @@ async def think(
         if not offer:
             logger.warning("LLM asked for %d tool call(s) after the last round; ignoring them", len(calls))
             return
+        await reply.wait_released()  # a prepared reply runs no function before its turn is real
         reply.end_segment()
         exchange = reply.add_tool_exchange(calls)
         reply.listener.function_calls_started(reply)

@@ -84,6 +84,15 @@ def test_a_reply_without_an_english_word_to_an_english_user_is_foreign() -> None
     assert not is_foreign("Justice means fairness.", "Establish justice.")  # no English word to go by
 
 
+def test_a_reply_with_more_romance_particles_than_english_words_is_foreign() -> None:
+    user = "I would like to book a table for two at eight."
+    assert is_foreign("Alec, a la fama.", user)  # the shared article "a" does not make it English
+    assert is_foreign("Il ristorante è aperto a la sera con una terrazza.", user)
+    assert not is_foreign("A table for two at eight, under which name?", user)
+    assert not is_foreign("A quiet corner table.", user)  # only "a" to go by, and nothing foreign
+    assert not is_foreign("Sure, the table at La Tour is yours.", user)  # a name among English words
+
+
 async def test_a_reply_in_another_language_is_written_again() -> None:
     llm = ScriptedLlm([["La femme fleur est un débat. Oui."], ["A spider has eight legs."]])
     text, _ = await said(llm, conversation("How many legs does a spider have?"))

@@ -80,6 +80,13 @@ _ENGLISH: Final = frozenset(
     it's that's we're i'll we'll can't don't""".split()  # noqa: SIM905 - a word list reads better as text
 )
 FOREIGN_WORDS: Final = 3
+#: Articles and particles of French, Spanish and Italian that English replies hardly use. A reply with more of
+#: them than English words (the article "a", which those languages share, not counted) is in another
+#: language too: stuck, SmolLM2 answered a booking turn after turn with "Alec, a la fama." and "Allezo, a la
+#: fama.", which the English "a" let through.
+_ROMANCE: Final = frozenset(
+    "la le les el los las lo de del des du au et est un une il di che con una y que es".split()  # noqa: SIM905
+)
 
 _WORD: Final = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 
@@ -120,10 +127,13 @@ def is_echo(reply: str, user: str) -> bool:
 
 
 def is_foreign(reply: str, user: str) -> bool:
-    """Whether the reply is in another language than the user's English (see `_ENGLISH`)."""
+    """Whether the reply is in another language than the user's English (see `_ENGLISH` and `_ROMANCE`)."""
     said = words(reply)
-    english = _ENGLISH.isdisjoint
-    return len(said) >= FOREIGN_WORDS and english(said) and not english(words(user))
+    if len(said) < FOREIGN_WORDS or _ENGLISH.isdisjoint(words(user)):
+        return False
+    english = sum(word in _ENGLISH for word in said)
+    romance = sum(word in _ROMANCE for word in said)
+    return english == 0 or romance > english - said.count("a")
 
 
 def is_repeat(reply: str, previous: str) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 
 from tests.server.timeline import TEST_TURNS, Timeline, VirtualClock, speech
 from voicewire.engines.base import FloatAudio
-from voicewire.engines.scripted import ScriptedEndOfTurn, ScriptedLlm, ScriptedTts
+from voicewire.engines.scripted import ScriptedEndOfTurn, ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.server import ServerConfig, State
 
 LONG_REPLY = [["A very long answer that goes on and on and on for quite a while."]]
@@ -46,10 +46,12 @@ async def test_without_a_model_the_session_ends_turns_on_silence() -> None:
         assert "ConversationText" in t.summary
 
 
-def barge_in_timeline(clock: VirtualClock) -> Timeline:
+def barge_in_timeline(clock: VirtualClock, heard: str = "Mm-hmm.") -> Timeline:
+    """The agent gives a long reply to "hello there"; STT hears `heard` in what is said over it."""
     return Timeline(
         clock=clock,
         config=ServerConfig(turns=dataclasses.replace(TEST_TURNS, barge_in_min_speech_ms=300)),
+        stt=ScriptedStt(["hello there", heard], delay=0.05, sleep=clock.sleep),
         llm=ScriptedLlm(LONG_REPLY, sleep=clock.sleep),
         tts=ScriptedTts(seconds_per_char=0.05, sleep=clock.sleep),
     )
@@ -68,6 +70,27 @@ async def test_a_short_sound_while_the_agent_speaks_does_not_interrupt_it() -> N
         assert len(t.of_type("UserStartedSpeaking")) == 1  # only the first turn's
         assert len(t.audio) > before
         assert t.tts.closed == 0
+        assert len(t.stt.utterances) == 2  # it was transcribed: a backchannel
+
+
+async def test_a_short_word_over_the_agent_interrupts_it_and_is_answered() -> None:
+    clock = VirtualClock()
+    async with barge_in_timeline(clock, heard="Stop.") as t:
+        await t.configure()
+        await t.say(0.4, pause=0.4)
+        await t.quiet(0.2)
+        assert t.session.state is State.SPEAKING
+        await t.feed(speech(0.2))  # shorter than the 300 ms a barge-in takes by length
+        await t.quiet(0.4)  # the pause (tail_ms 200 here) and STT (50 ms): the word is heard
+        assert len(t.of_type("UserStartedSpeaking")) == 2
+        sent = t.transport.sent
+        barge = sent.index('{"type":"UserStartedSpeaking"}', 3)
+        answer = next(i for i, m in enumerate(sent) if i > barge and "AgentStartedSpeaking" in str(m))
+        assert not any(isinstance(m, bytes) for m in sent[barge:answer])  # the agent stopped at once
+        await t.quiet(1.0)
+        users = [m["content"] for m in t.of_type("ConversationText") if m["role"] == "user"]
+        assert users == ["hello there", "Stop."]
+        assert t.history()[-2] == ("user", "Stop.")
 
 
 async def test_lasting_speech_while_the_agent_speaks_stops_it_within_150_ms_of_the_decision() -> None:

@@ -11,6 +11,7 @@ from voicewire.engines.base import EngineError, FloatAudio, WindowVad
 from voicewire.engines.scripted import ScriptedEndOfTurn
 from voicewire.server.config import TurnConfig
 from voicewire.server.turns import (
+    ShortSoundPaused,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -223,9 +224,39 @@ def run_over_agent(probabilities: list[float], config: TurnConfig = CONFIG) -> l
     return [(i, event) for i, events in enumerate(per_window) for event in events]
 
 
-def test_a_short_sound_under_the_agent_raises_no_event() -> None:
+def test_a_short_sound_under_the_agent_only_reports_its_pause() -> None:
     # A 6-window cough (192 ms), then a 4-window "mm" and 3-window "hm" with a 96 ms gap: all under 300 ms.
-    assert run_over_agent([0, *[1] * 6, *[0] * 15, *[1] * 4, 0, 0, 0, *[1] * 3, *[0] * 15]) == []
+    events = run_over_agent([0, *[1] * 6, *[0] * 15, *[1] * 4, 0, 0, 0, *[1] * 3, *[0] * 15])
+    # Each sound may be a word ("Stop."): its pause after 64 ms of silence is all that is said.
+    assert [(i, type(e)) for i, e in events] == [(8, ShortSoundPaused), (33, ShortSoundPaused)]
+    first = events[0][1]
+    assert isinstance(first, ShortSoundPaused) and first.onset == 1 * WINDOW
+    assert (
+        len(first.utterance) == (1 + 6 + 2) * WINDOW
+    )  # the window before it (pre-roll), the sound, its tail
+
+
+def test_a_short_sound_promoted_to_a_turn_interrupts_and_then_ends_as_one() -> None:
+    detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
+    detector.agent_speaking = True
+    (paused,) = [e for p in [0, 0, *[1] * 6, 0, 0] for e in push(detector, windows(p))]
+    assert isinstance(paused, ShortSoundPaused)
+    assert detector.interrupt_now(paused.onset + WINDOW) == []  # not that sound
+    started, at_pause = detector.interrupt_now(paused.onset)
+    assert started == SpeechStarted(2 * WINDOW)
+    assert isinstance(at_pause, SpeechPaused) and np.array_equal(at_pause.utterance, paused.utterance)
+    assert detector.interrupt_now(paused.onset) == []  # once
+    ended = [e for p in [0] * 10 for e in push(detector, windows(p))]
+    assert [type(e) for e in ended] == [TurnEnded]
+
+
+def test_a_forgotten_short_sound_can_no_longer_be_promoted() -> None:
+    detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
+    detector.agent_speaking = True
+    events = [e for p in [0, *[1] * 6, *[0] * 12] for e in push(detector, windows(p))]
+    assert [type(e) for e in events] == [ShortSoundPaused]
+    assert isinstance(events[0], ShortSoundPaused)
+    assert detector.interrupt_now(events[0].onset) == []
 
 
 def test_lasting_speech_under_the_agent_barges_in_from_its_onset() -> None:

@@ -111,6 +111,7 @@ from voicewire.server.early_audio import EarlyAudio
 from voicewire.server.functions import MAX_RESULT_CHARS, FunctionRunner
 from voicewire.server.idle import IdleWatchdog
 from voicewire.server.incremental_stt import IncrementalStt
+from voicewire.server.interruptions import is_interruption
 from voicewire.server.limits import inject_limit_problem, instructions_problem, result_chars
 from voicewire.server.metrics import ReplyKind, SessionObserver, TurnMetrics
 from voicewire.server.outbox import Outbox
@@ -118,6 +119,7 @@ from voicewire.server.reply import Reply
 from voicewire.server.sentences import SentenceSplitter
 from voicewire.server.thinking import think
 from voicewire.server.turns import (
+    ShortSoundPaused,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -196,6 +198,8 @@ class Session:
         self._carry: tuple[FloatAudio, float] | None = None
         self._speculative: asyncio.Task[Transcript | None] | None = None
         self._prepared: _Prepared | None = None
+        #: A short sound over the agent in which STT heard a word: promoted at the next audio frame.
+        self._promote: int | None = None
 
     # -- life cycle ----------------------------------------------------------------------------------------
 
@@ -302,6 +306,10 @@ class Session:
             return
         pipeline.detector.agent_speaking = self.state is State.SPEAKING  # barge-in needs more speech
         arrived = self._clock.now()  # before the push, which may await the end-of-turn model
+        if self._promote is not None:  # between pushes: the detector is never changed inside one
+            onset, self._promote = self._promote, None
+            for event in pipeline.detector.interrupt_now(onset):
+                self._on_turn_event(event, arrived)
         for event in await pipeline.detector.push(pipeline.decoder.feed(data)):
             self._on_turn_event(event, arrived)
 
@@ -317,6 +325,8 @@ class Session:
             self.user_paused(event.utterance)
         elif isinstance(event, SpeechResumed):
             self._cancel_speculative()
+        elif isinstance(event, ShortSoundPaused):
+            self._spawn(self._listen_for_a_word(event))
         elif isinstance(event, TurnEnded):
             self.user_stopped_speaking(event.utterance, self._time_at(event.speech_end, arrived))
         elif isinstance(event, TurnDiscarded):
@@ -706,6 +716,19 @@ class Session:
         except EngineError as exc:
             logger.debug("session %s: speculative STT failed: %s", self.id, exc)
             return None
+
+    async def _listen_for_a_word(self, sound: ShortSoundPaused) -> None:
+        """A sound over the agent too short to interrupt it by its length interrupts it if STT hears a word
+        in it that is not a backchannel ("Stop." does, "Mm-hmm." does not)."""
+        assert self._pipeline is not None
+        try:
+            transcript = await self._pipeline.stt.transcribe(sound.utterance)
+        except EngineError as exc:
+            logger.debug("session %s: STT of a short sound failed: %s", self.id, exc)
+            return
+        if is_interruption(transcript.text) and self.state is State.SPEAKING:
+            logger.debug("session %s: %r over the agent interrupts it", self.id, transcript.text)
+            self._promote = sound.onset
 
     def _cancel_speculative(self) -> None:
         """The user went on (or the turn was noise): drop the speculative transcript and reply."""

@@ -8,8 +8,11 @@ session gets the same decisions whatever the network jitter. Positions in events
   window is not speech). `preroll_ms` of audio from before the onset is kept, so the first syllable
   reaches STT.
 * Barge-in: while the session says agent audio is playing (`agent_speaking`), an onset is announced only
-  once the utterance holds `barge_in_min_speech_ms` of speech; a shorter sound (cough, click, "mm-hm")
-  that falls silent for `end_of_turn_ms` is forgotten without any event, and the agent talks on.
+  once the utterance holds `barge_in_min_speech_ms` of speech. A shorter sound that pauses
+  (`ShortSoundPaused`, after `tail_ms` of silence) may still be a word: "Stop." is shorter than that. The
+  session transcribes it and, if it holds a word that is not a backchannel, calls `interrupt_now`; otherwise
+  (a cough, a click, "mm-hm") the sound is forgotten without any event once silent for `end_of_turn_ms`,
+  and the agent talks on.
 * In speech, only windows below `silence_threshold` count as silence (hysteresis), so a soft syllable does not
   break an utterance in two.
 * After `tail_ms` of silence the utterance STT would get is final unless speech resumes (`SpeechPaused`,
@@ -66,6 +69,15 @@ class SpeechResumed:
 
 
 @dataclasses.dataclass(frozen=True)
+class ShortSoundPaused:
+    """A sound over the agent, too short to interrupt by its length, has paused: it may be a word."""
+
+    utterance: FloatAudio
+    #: Its onset (`SpeechStarted.position` if it is promoted), naming it for `interrupt_now`.
+    onset: int
+
+
+@dataclasses.dataclass(frozen=True)
 class TurnEnded:
     utterance: FloatAudio
     #: The sample after the last speech window: the true end of speech.
@@ -77,7 +89,7 @@ class TurnDiscarded:
     pass
 
 
-TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded | TurnDiscarded
+TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | ShortSoundPaused | TurnEnded | TurnDiscarded
 
 
 class _Utterance:
@@ -250,6 +262,8 @@ class TurnDetector:
         if not self._announced:
             if self._silence_run >= self._end_windows:  # a short sound under the agent's voice: forget it
                 self._finish()
+            elif self._silence_run == self._tail_windows and self._speech_windows >= self._min_speech_windows:
+                return [ShortSoundPaused(self._trimmed(), self._onset_start)]
             return []
         events: list[TurnEvent] = []
         if self._silence_run == self._tail_windows:
@@ -260,6 +274,20 @@ class TurnDetector:
                 events.append(self._end_of_speech())
         elif self._silence_run >= self._check_windows and await self._sounds_finished():
             events.append(self._end_of_speech())
+        return events
+
+    def interrupt_now(self, onset: int) -> list[TurnEvent]:
+        """Promote the short sound that began at `onset` to a turn that interrupts the agent (the session
+        heard a word in it); nothing if that sound is gone or already a turn."""
+        if self._utterance is None or self._announced or self._onset_start != onset:
+            return []
+        self._announced = True
+        self._adapted = True  # judged as it is: it did not follow a turn ended too soon
+        self._next_check = max(self._check_windows, self._silence_run + 1)
+        events: list[TurnEvent] = [SpeechStarted(self._onset_start)]
+        if self._silence_run >= self._tail_windows:
+            self._paused = True
+            events.append(SpeechPaused(self._trimmed()))
         return events
 
     async def _sounds_finished(self) -> bool:

@@ -43,7 +43,8 @@ from benchmarks.common import (
 from voicewire.audio import pcm16_to_float, resample
 from voicewire.engines.base import FloatAudio
 from voicewire.server.config import TurnConfig
-from voicewire.server.turns import SpeechStarted, TurnDetector, TurnEnded
+from voicewire.server.interruptions import is_interruption
+from voicewire.server.turns import ShortSoundPaused, SpeechStarted, TurnDetector, TurnEnded
 
 AUDIO: Final = Path(__file__).resolve().parents[1] / "tests" / "data" / "audio"
 PAUSES_S: Final = (0.3, 0.45, 0.6, 0.8, 1.0, 1.2)
@@ -68,6 +69,8 @@ CLAUSES: Final = (
 )
 BACKCHANNELS: Final = ("mm-hm.", "mhm.", "uh-huh.", "hmm.")
 INTERRUPTIONS: Final = ("Wait, that is not what I asked.", "Stop, I need to talk to a person.")
+#: Interruptions shorter than `barge_in_min_speech_ms`: only a word heard in them can stop the agent.
+SHORT_COMMANDS: Final = ("Stop.", "No, no.")
 
 
 @dataclasses.dataclass
@@ -225,22 +228,44 @@ def spoken_over_agent(rng: np.random.Generator, quick: bool) -> list[Sound]:
     sounds = []
     for text in BACKCHANNELS[: 1 if quick else None]:
         sounds.append(_over_agent(f"'{text}'", "backchannel", asyncio.run(espeak(text)), False, rng))
-    for text in INTERRUPTIONS[: 1 if quick else None]:
+    for text in SHORT_COMMANDS[:1] if quick else (*INTERRUPTIONS, *SHORT_COMMANDS):
         sounds.append(_over_agent(f"'{text}'", "interruption", asyncio.run(espeak(text)), True, rng))
     return sounds
 
 
 async def detect(
-    detector: TurnDetector, pcm: Pcm, *, agent_speaking: bool = False
+    detector: TurnDetector,
+    pcm: Pcm,
+    *,
+    agent_speaking: bool = False,
+    stt: Any = None,
+    heard: list[str] | None = None,
 ) -> list[tuple[int, SpeechStarted | TurnEnded]]:
-    """Feed 20 ms frames; return (samples received when it was emitted, event) for onsets and ends."""
+    """Feed 20 ms frames; return (samples received when it was emitted, event) for onsets and ends.
+
+    With `stt`, a short sound over the agent is transcribed at its pause, as a session does, and promoted to
+    an interruption if it holds a word; the frames that arrive while STT runs (its wall time) come first.
+    What STT heard goes to `heard`."""
     detector.agent_speaking = agent_speaking
     audio: FloatAudio = pcm16_to_float(pcm)
     found: list[tuple[int, SpeechStarted | TurnEnded]] = []
+    promote: tuple[int, int] | None = None  # (from this sample on, the onset of the sound to promote)
     for start in range(0, len(audio), FRAME_SAMPLES):
-        for event in await detector.push(audio[start : start + FRAME_SAMPLES]):
+        events = []
+        if promote is not None and detector.position >= promote[0]:
+            events += detector.interrupt_now(promote[1])
+            promote = None
+        events += await detector.push(audio[start : start + FRAME_SAMPLES])
+        for event in events:
             if isinstance(event, SpeechStarted | TurnEnded):
                 found.append((detector.position, event))
+            elif isinstance(event, ShortSoundPaused) and stt is not None:
+                began = time.perf_counter()
+                text = (await stt.transcribe(event.utterance)).text
+                if heard is not None:
+                    heard.append(text)
+                if is_interruption(text):
+                    promote = (detector.position + round((time.perf_counter() - began) * RATE), event.onset)
     return found
 
 
@@ -254,6 +279,8 @@ class Results:
     missed_ends: int = 0
     sounds: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     barge_in_ms: list[float] = dataclasses.field(default_factory=list)
+    #: Per sound over the agent, what STT heard in its short pauses.
+    heard: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     model_ms: list[float] = dataclasses.field(default_factory=list)
 
 
@@ -271,7 +298,9 @@ class TimedModel:
         return probability
 
 
-async def evaluate(config: TurnConfig, model: Any, speech: list[Speech], sounds: list[Sound]) -> Results:
+async def evaluate(
+    config: TurnConfig, model: Any, speech: list[Speech], sounds: list[Sound], stt: Any = None
+) -> Results:
     from voicewire.engines.vad_silero import SileroModel
 
     vad = SileroModel()
@@ -293,7 +322,9 @@ async def evaluate(config: TurnConfig, model: Any, speech: list[Speech], sounds:
         else:
             results.missed_ends += 1
     for sound in sounds:
-        events = await detect(TurnDetector(vad.stream(), config, timed), sound.pcm, agent_speaking=True)
+        detector = TurnDetector(vad.stream(), config, timed)
+        heard = results.heard.setdefault(sound.name, [])
+        events = await detect(detector, sound.pcm, agent_speaking=True, stt=stt, heard=heard)
         starts = [at for at, event in events if isinstance(event, SpeechStarted)]
         results.sounds.setdefault(sound.kind, []).append(int(bool(starts)))
         if sound.interrupts and starts:
@@ -320,6 +351,7 @@ def report(name: str, results: Results) -> dict[str, Any]:
         "barge_in_by_kind": {kind: sum(hits) / len(hits) for kind, hits in results.sounds.items()},
         "interruption_decision_ms": summary(results.barge_in_ms),
         "model_call_ms": summary(results.model_ms),
+        "heard_over_agent": {name: texts for name, texts in results.heard.items() if texts},
     }
 
 
@@ -376,13 +408,11 @@ def long_turn(rng: np.random.Generator, pauses: Sequence[float]) -> Speech:
     return rejoin("long turn", "long", phrases, [pauses[i % len(pauses)] for i in range(len(phrases))], rng)
 
 
-def long_turns(rng: np.random.Generator) -> list[dict[str, Any]]:
+def long_turns(rng: np.random.Generator, whisper: Any) -> list[dict[str, Any]]:
     """The long turn with 0.3-0.6 s pauses, transcribed whole at the end as before, and incrementally."""
-    from voicewire.engines.stt_whisper import WhisperStt
     from voicewire.server.incremental_stt import IncrementalStt
 
     item = long_turn(rng, PAUSES_S[:3])
-    whisper = WhisperStt.tiny_en()
     results = []
     for name, stt in (("whole turn at its end (before)", whisper), ("incremental", IncrementalStt(whisper))):
         results.append({"stt": name, **asyncio.run(long_turn_stt(stt, item))})
@@ -447,26 +477,29 @@ def main(argv: list[str] | None = None) -> int:
         speech += synthesised(rng, CLAUSES[: 1 if args.quick else None])
         sounds += spoken_over_agent(rng, args.quick)
 
+    from voicewire.engines.stt_whisper import WhisperStt
     from voicewire.engines.turn_smart import SmartTurnModel, bundled_model_path
 
+    whisper = WhisperStt.tiny_en()
     before = TurnConfig(detector="silence", barge_in_min_speech_ms=0)
-    detectors: list[tuple[str, TurnConfig, Any]] = [
-        ("silence 300 ms, no barge-in minimum (before)", before, None)
+    detectors: list[tuple[str, TurnConfig, Any, Any]] = [
+        ("silence 300 ms, no barge-in minimum (before)", before, None, None)
     ]
     if bundled_model_path() is not None:
         model = SmartTurnModel()
-        detectors.append(("smart-turn (default)", TurnConfig(), model))
+        detectors.append(("smart-turn (default; a word interrupts)", TurnConfig(), model, whisper))
+        detectors.append(("smart-turn, barge-in by length only", TurnConfig(), model, None))
         if not args.quick:
             fixed = TurnConfig(eot_context_ms=0, eot_patience_step_ms=0)
-            detectors.append(("smart-turn without context or patience", fixed, model))
+            detectors.append(("smart-turn without context or patience", fixed, model, whisper))
             for check in (640,):
                 config = TurnConfig(eot_check_ms=check)
-                detectors.append((f"smart-turn, first check at {check} ms", config, model))
+                detectors.append((f"smart-turn, first check at {check} ms", config, model, whisper))
     else:
         print("pipecat-ai is not installed: only the silence detector is measured")
     reports = [
-        report(name, asyncio.run(evaluate(config, model, speech, sounds)))
-        for name, config, model in detectors
+        report(name, asyncio.run(evaluate(config, model, speech, sounds, stt)))
+        for name, config, model, stt in detectors
     ]
     sweep = [
         report(
@@ -498,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         "False end of turn by pause length, s (%)", "detector", reports, "false_end_of_turn_by_pause_s"
     )
     print_rates("Sounds over the agent that stopped it (%)", "detector", reports, "barge_in_by_kind")
+    for name, texts in reports[1]["heard_over_agent"].items() if len(reports) > 1 else ():
+        print(f"  {reports[1]['detector']}: STT heard {texts} in {name}")
     print_rates("The same, by turns.barge_in_min_speech_ms", "minimum", sweep, "barge_in_by_kind")
     print_table(
         "False barge-ins, and real interruptions from speech onset to the barge-in decision",
@@ -520,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         f"false barge-in ≤ {TARGET_FALSE_BARGE_IN:.0%} "
         f"({'met' if best['false_barge_in_rate'] <= TARGET_FALSE_BARGE_IN else 'MISSED'})"
     )
-    long = [] if args.quick or args.no_long_turn else long_turns(rng)
+    long = [] if args.quick or args.no_long_turn else long_turns(rng, whisper)
     if long:
         print_table(
             f"A {long[0]['turn_s']:.0f} s turn streamed in real time (load average "

@@ -79,6 +79,9 @@ def test_turns_benchmark_quick(tmp_path: Path) -> None:
     detectors = result["detectors"]
     assert detectors[0]["internal_pauses"] > 0
     assert all(d["missed_real_ends"] == 0 for d in detectors)
+    # "Stop." over the agent is shorter than a barge-in by length; Whisper hears the word in it.
+    assert detectors[1]["barge_in_by_kind"]["interruption"] == 1.0
+    assert detectors[2]["barge_in_by_kind"]["interruption"] == 0.0  # by its length alone
     spoken = {item["utterance"].split()[0]: item for item in result["live"]}  # one per kind, to the server
     assert sorted(spoken) == ["espeak:", "jfk-16k-linear16", "preamble-22k-linear16", "testing-8k-mulaw"]
     assert "United States" in spoken["preamble-22k-linear16"]["heard"]

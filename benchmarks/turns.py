@@ -419,12 +419,13 @@ def long_turns(rng: np.random.Generator, whisper: Any) -> list[dict[str, Any]]:
     return results
 
 
-async def _live(url: str, speech: list[Speech]) -> list[dict[str, Any]]:
+async def _live(url: str, speech: list[Speech], warm_up: Speech) -> list[dict[str, Any]]:
+    """`speech` in one conversation, after an unmeasured turn of `warm_up`."""
     from benchmarks.common import Conversation, Utterance
 
     results = []
     async with Conversation(url) as conv:
-        await conv.turn(Utterance("warm-up", speech[-1].pcm, speech[-1].speech_end / RATE))
+        await conv.turn(Utterance("warm-up", warm_up.pcm, warm_up.speech_end / RATE))
         for item in speech:
             result = await conv.turn(Utterance(item.name, item.pcm, item.speech_end / RATE))
             results.append(result)
@@ -437,15 +438,17 @@ async def _live(url: str, speech: list[Speech]) -> list[dict[str, Any]]:
     return results
 
 
-def live(speech: list[Speech]) -> list[dict[str, Any]]:
+def live(speech: list[Speech], long: Speech | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each recording spoken in real time to the real server with the default engines (the default turn
     settings), as a caller would: how many user turns the server made of it (1 is right), how many replies
     started while the caller was still inside the sentence, and the voice-to-voice latency from the true
-    end of speech to the first agent audio after it."""
+    end of speech to the first agent audio after it. The long turn comes in a conversation of its own: after
+    the recordings' mid-sentence pauses the server waits longer at every pause of that caller (patience)."""
     from benchmarks.server import ServerProcess
 
     with ServerProcess("full") as server:
-        return asyncio.run(_live(server.url, speech))
+        heard = asyncio.run(_live(server.url, speech, speech[-1]))
+        return heard, asyncio.run(_live(server.url, [long], speech[-1])) if long is not None else []
 
 
 def print_rates(title: str, label: str, reports: list[dict[str, Any]], key: str) -> None:
@@ -574,8 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     # leaves it out, as it does the long turn above (it takes half a minute in real time).
     recordings = list(first_of_each.values()) if args.live else []
     long_item = long_turn(rng, (LONG_TURN_BREATH_S,)) if args.live and not args.quick else None
-    spoken = live([*recordings, *([long_item] if long_item else [])]) if recordings else []
-    heard_live, long_live = spoken[: len(recordings)], spoken[len(recordings) :]
+    heard_live, long_live = live(recordings, long_item) if recordings else ([], [])
     if heard_live:
         heard = summary([r["first_audio_after_end"] * 1000 for r in heard_live if r["answered"]])
         print_table(

@@ -26,11 +26,8 @@ WAITING_FOR_FUNCTION (spoken in order within the reply being prepared, e.g. "one
 call); refused with `InjectionRefused` while the user speaks or agent audio is in flight. A user turn given
 as text replaces a reply in flight, as speech would, and is refused while the user speaks.
 
-Speculative replies: at a pause in the user's speech (`SpeechPaused`) STT starts on what the turn will be if
-the user stays silent, and a held reply (`Reply(held=True)`) on its transcript: the LLM's first piece and its
-audio are made during the end-of-turn wait. If the turn ends unchanged, with the conversation (history,
-prompt, voice, LLM) as the reply found it, the reply is released and becomes the turn's reply; if the user
-goes on, or anything it relied on changed, it is cancelled, having sent and recorded nothing.
+At a pause in the user's speech, STT starts on what the turn will be if the user stays silent, and a held
+reply to it is prepared (`speculation`); when the turn ends, that reply is released if it still answers it.
 
 A barge-in during STT, before the user's words reached the history, carries their audio into the next turn
 (they were not answered); if that next "turn" turns out to be noise, the carried utterance is answered alone.
@@ -40,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import enum
 import functools
 import json
@@ -117,6 +113,7 @@ from voicewire.server.metrics import ReplyKind, SessionObserver, TurnMetrics
 from voicewire.server.outbox import Outbox
 from voicewire.server.reply import Reply
 from voicewire.server.sentences import SentenceSplitter
+from voicewire.server.speculation import PreparedReply, Speculation
 from voicewire.server.thinking import think
 from voicewire.server.turns import (
     ShortSoundPaused,
@@ -140,15 +137,6 @@ class State(enum.Enum):
     THINKING = "thinking"
     SPEAKING = "speaking"
     WAITING_FOR_FUNCTION = "waiting_for_function"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Prepared:
-    """A held reply and what it was prepared from, compared by identity when the turn ends."""
-
-    reply: Reply
-    task: asyncio.Task[None]
-    basis: tuple[object, ...]
 
 
 class Session:
@@ -196,8 +184,7 @@ class Session:
         self._reply_task: asyncio.Task[None] | None = None
         self._function_pending = False
         self._carry: tuple[FloatAudio, float] | None = None
-        self._speculative: asyncio.Task[Transcript | None] | None = None
-        self._prepared: _Prepared | None = None
+        self._speculation = Speculation()
         #: A short sound over the agent in which STT heard a word: promoted at the next audio frame.
         self._promote: int | None = None
 
@@ -324,7 +311,7 @@ class Session:
         elif isinstance(event, SpeechPaused):
             self.user_paused(event.utterance)
         elif isinstance(event, SpeechResumed):
-            self._cancel_speculative()
+            self._speculation.cancel()
         elif isinstance(event, ShortSoundPaused):
             self._spawn(self._listen_for_a_word(event))
         elif isinstance(event, TurnEnded):
@@ -452,34 +439,24 @@ class Session:
         """Speculative STT: transcribe what the turn will be if the user stays silent; and answer it, held."""
         if not self._config.turns.speculative_stt or self._carry is not None or self._pipeline is None:
             return
-        self._cancel_speculative()
-        self._speculative = self._spawn(self._speculate(self._pipeline.stt, utterance))
+        speculation = self._speculation
+        speculation.cancel()
+        speculation.transcript = self._spawn(self._speculate(self._pipeline.stt, utterance))
         if self._config.turns.speculative_reply:
             reply = self._make_reply(TurnMetrics("user"), origin=self._clock.now(), held=True)
             reply.utterance = utterance
-            body = functools.partial(self._answer_user, reply, utterance, self._speculative)
+            body = functools.partial(self._answer_user, reply, utterance, speculation.transcript)
             task = self._spawn(self._run_reply(reply, body))
-            self._prepared = _Prepared(reply, task, self._basis())
+            speculation.prepared = PreparedReply(reply, task, self._basis())
 
     def _basis(self) -> tuple[object, ...]:
-        """What a prepared reply read: if any of it is replaced before the turn ends, the reply is stale."""
+        """What a prepared reply reads, which must not be replaced before it is released."""
         assert self._pipeline is not None
         return (self.history, self.instructions, self._pipeline.voice, self._pipeline.thinker)
 
-    def _adopt_prepared(self, utterance: FloatAudio, speech_end: float) -> bool:
-        """Release the reply prepared at the last pause, if it answers this turn as the turn ended."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is None:
-            return False
+    def _release_prepared(self, prepared: PreparedReply, speech_end: float) -> None:
+        """The turn ended as the reply prepared at its last pause assumed: it becomes the turn's reply."""
         reply = prepared.reply
-        stale = any(then is not now for then, now in zip(prepared.basis, self._basis(), strict=True))
-        assert reply.utterance is not None
-        if prepared.task.done() or stale or len(reply.utterance) != len(utterance):
-            # Its STT may be cancelled with it: the turn is transcribed afresh.
-            prepared.task.cancel()
-            self._cancel_speculative()
-            return False
-        self._speculative = None  # the prepared reply awaits it
         metrics = reply.metrics
         metrics.speech_started = self._speech_started_at
         metrics.speech_ended = speech_end
@@ -490,20 +467,20 @@ class Session:
         self._reply, self._reply_task = reply, prepared.task
         self._to(State.THINKING)
         reply.release()
-        return True
 
     def user_stopped_speaking(self, utterance: FloatAudio, speech_end: float) -> None:
-        if self._carry is None and self._adopt_prepared(utterance, speech_end):
-            return
-        speculative, self._speculative = self._speculative, None
-        if self._carry is not None:
+        if self._carry is None:
+            if prepared := self._speculation.take_prepared(utterance, self._basis()):
+                self._release_prepared(prepared, speech_end)
+                return
+            speculative = self._speculation.take_transcript()
+        else:  # the carried audio comes first: what was transcribed at the pause is not the turn
+            self._speculation.cancel()
+            speculative = None
             carried, _ = self._carry
             self._carry = None
             longest = self._config.turns.max_utterance_ms * ENGINE_SAMPLE_RATE // 1000
             utterance = np.concatenate((carried, utterance))[-longest:]
-            if speculative is not None:
-                speculative.cancel()
-                speculative = None
         metrics = TurnMetrics(
             "user",
             speech_started=self._speech_started_at,
@@ -516,7 +493,7 @@ class Session:
         self._start_reply(reply, functools.partial(self._answer_user, reply, utterance, speculative))
 
     def user_turn_discarded(self) -> None:
-        self._cancel_speculative()
+        self._speculation.cancel()
         if self._carry is not None:
             utterance, speech_end = self._carry
             self._carry = None
@@ -729,15 +706,6 @@ class Session:
         if is_interruption(transcript.text) and self.state is State.SPEAKING:
             logger.debug("session %s: %r over the agent interrupts it", self.id, transcript.text)
             self._promote = sound.onset
-
-    def _cancel_speculative(self) -> None:
-        """The user went on (or the turn was noise): drop the speculative transcript and reply."""
-        if self._speculative is not None:
-            self._speculative.cancel()
-            self._speculative = None
-        if self._prepared is not None:
-            self._prepared.task.cancel()
-            self._prepared = None
 
     async def _release_thinker(self) -> None:
         """Close an LLM engine made for this session (a client's own endpoint)."""

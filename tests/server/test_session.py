@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Sequence
 import numpy as np
 import pytest
 
+from tests.server.test_session_input import FailingTts
 from tests.server.timeline import (
     TEST_TURNS,
     WEATHER_CALL,
@@ -637,3 +638,16 @@ async def test_a_prepared_reply_is_not_used_when_the_prompt_changed_meanwhile() 
         assert "Speak like a pirate." in last_request[0].content
         assert t.history() == [("user", "hello"), ("assistant", "You said: hello.")]
         assert len(t.session.metrics) == 1
+
+
+async def test_a_prepared_reply_reports_its_failures_only_if_it_is_released() -> None:
+    clock = VirtualClock()
+    async with _prepared_timeline(clock, tts=FailingTts(sleep=clock.sleep)) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.45)  # the held reply's TTS fails: nobody is told yet
+        assert t.of_type("Error") == []
+        await t.say(0.4, pause=0.55)  # the user went on: that reply is gone, and its failure with it
+        await t.quiet(1.0)
+        (error,) = t.of_type("Error")  # the reply to the whole turn failed, and said so once
+        assert_error(error, "SPEAK_REQUEST_FAILED")
+        assert "complete sentence" in error["description"]

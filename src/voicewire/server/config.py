@@ -89,9 +89,9 @@ class TurnConfig:
     #: ended mid-sentence), taken off again by each utterance after a longer gap.
     eot_patience_step_ms: int = 320
     #: While agent audio is playing, speech must last this long before it interrupts the agent, so a
-    #: cough, a click or an "mm-hm" does not; a shorter sound interrupts only if STT hears a word in it that
-    #: is not a backchannel ("Stop.", `server.interruptions`). When the agent is silent, an onset starts the
-    #: user's turn at once. Chosen with `voicewire bench turns`: at 300 ms every synthesised
+    #: cough, a click or an "mm-hm" does not; a shorter sound interrupts only if STT hears in it a word
+    #: people cut in with ("Stop.", "Wait.": `server.interruptions`). When the agent is silent, an onset
+    #: starts the user's turn at once. Chosen with `voicewire bench turns`: at 300 ms every synthesised
     #: backchannel still interrupted (false barge-ins 17%), at 500 ms half did (8%), and a real interruption
     #: is decided about 0.74 s after its onset instead of 0.39 s.
     barge_in_min_speech_ms: int = 500

@@ -695,8 +695,8 @@ class Session:
             return None
 
     async def _listen_for_a_word(self, sound: ShortSoundPaused) -> None:
-        """A sound over the agent too short to interrupt it by its length interrupts it if STT hears a word
-        in it that is not a backchannel ("Stop." does, "Mm-hmm." does not)."""
+        """A sound over the agent too short to interrupt it by its length interrupts it if STT hears in it
+        a word people cut in with ("Stop." does, "Mm-hmm." does not: `interruptions`)."""
         assert self._pipeline is not None
         try:
             transcript = await self._pipeline.stt.transcribe(sound.utterance)

@@ -10,7 +10,7 @@ session gets the same decisions whatever the network jitter. Positions in events
 * Barge-in: while the session says agent audio is playing (`agent_speaking`), an onset is announced only
   once the utterance holds `barge_in_min_speech_ms` of speech. A shorter sound that pauses
   (`ShortSoundPaused`, after `tail_ms` of silence) may still be a word: "Stop." is shorter than that. The
-  session transcribes it and, if it holds a word that is not a backchannel, calls `interrupt_now`; otherwise
+  session transcribes it and, if it holds a word people cut in with, calls `interrupt_now`; otherwise
   (a cough, a click, "mm-hm") the sound is forgotten without any event once silent for `end_of_turn_ms`,
   and the agent talks on.
 * In speech, only windows below `silence_threshold` count as silence (hysteresis), so a soft syllable does not

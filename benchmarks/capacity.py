@@ -26,9 +26,10 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Final, get_args
 
+from benchmarks import capacity_load
+from benchmarks.capacity_load import PROBE, PROBE_EVERY, LoadReport
 from benchmarks.common import (
     FRAME_MS,
     Utterance,
@@ -47,23 +48,11 @@ from benchmarks.server import LlamaServer, ServerProcess
 
 LAG_LIMIT_S: Final = 0.050
 FULL_P50_LIMIT_S: Final = 1.5
-PROBE_EVERY: Final = 10  # frames: one probe per 200 ms
-SESSIONS_PER_GENERATOR: Final = 150
-PROBE: Final = '{"type":"UpdateInstructions","instructions":""}'
+#: Sessions per load generator process, by generator.
+SESSIONS_PER_GENERATOR: Final = {"raw": 1000, "websockets": 150}
 
 
 # --------------------------------------------------------------------------------------------------- load
-
-
-@dataclass
-class LoadReport:
-    lags: list[float] = field(default_factory=list)
-    lateness: list[float] = field(default_factory=list)
-    frames_sent: int = 0
-    onsets: int = 0
-    replies: int = 0
-    failed: int = 0
-    cpu_s: float = 0.0
 
 
 def _settings() -> str:
@@ -137,24 +126,36 @@ async def _generate(url: str, sessions: int, seconds: float, warmup: float, seed
 
 
 def _generator_main(
-    pipe: Any, url: str, sessions: int, seconds: float, warmup: float, seed: int, cpu: int | None
+    pipe: Any,
+    generator: str,
+    url: str,
+    sessions: int,
+    seconds: float,
+    warmup: float,
+    seed: int,
+    cpu: int | None,
 ) -> None:
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    pipe.send(asyncio.run(_generate(url, sessions, seconds, warmup, seed)))
+    if generator == "raw":
+        pipe.send(capacity_load.run(url, sessions, seconds, warmup, seed))
+    else:
+        pipe.send(asyncio.run(_generate(url, sessions, seconds, warmup, seed)))
 
 
 def run_load(
-    url: str, sessions: int, seconds: float, warmup: float, cpu: int | None
+    url: str, sessions: int, seconds: float, warmup: float, cpu: int | None, generator: str = "raw"
 ) -> tuple[LoadReport, int]:
     """Spread `sessions` over generator processes; returns the merged report and the process count."""
     ctx = multiprocessing.get_context("spawn")
-    count = max(1, math.ceil(sessions / SESSIONS_PER_GENERATOR))
+    count = max(1, math.ceil(sessions / SESSIONS_PER_GENERATOR[generator]))
     shares = [sessions // count + (1 if i < sessions % count else 0) for i in range(count)]
     pipes, processes = [], []
     for i, share in enumerate(shares):
         receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_generator_main, args=(sender, url, share, seconds, warmup, i, cpu))
+        process = ctx.Process(
+            target=_generator_main, args=(sender, generator, url, share, seconds, warmup, i, cpu)
+        )
         process.start()
         pipes.append(receiver)
         processes.append(process)
@@ -162,13 +163,7 @@ def run_load(
     for receiver, process in zip(pipes, processes, strict=True):
         part: LoadReport = receiver.recv()
         process.join()
-        merged.lags += part.lags
-        merged.lateness += part.lateness
-        merged.frames_sent += part.frames_sent
-        merged.onsets += part.onsets
-        merged.replies += part.replies
-        merged.failed += part.failed
-        merged.cpu_s += part.cpu_s
+        merged.add(part)
     return merged, count
 
 
@@ -204,7 +199,7 @@ def realtime(args: Any) -> int:
         best: dict[str, Any] | None = None
         for n in args.sessions:
             cpu0, wall0 = _server_cpu(server), time.monotonic()
-            report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu)
+            report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu, args.generator)
             wall = time.monotonic() - wall0
             server_cpu_share = (_server_cpu(server) - cpu0) / wall
             rss = _server_rss(server)
@@ -366,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=EVENT_LOOPS,
         default="auto",
         help="the server's event loop (auto, as `voicewire serve`: uvloop when installed)",
+    )
+    p.add_argument(
+        "--generator",
+        choices=tuple(SESSIONS_PER_GENERATOR),
+        default="raw",
+        help="load generator: bare sockets with frames serialised once, or a websockets client per session",
     )
     p.add_argument("--workers", type=int, default=1, help="server worker processes on one port (unpinned)")
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")

@@ -283,15 +283,19 @@ class Session:
                     )
                 )
             return
+        samples = pipeline.decoder.feed(data)  # whole VAD windows: none from 2 in 5 frames of 20 ms
+        if not len(samples):
+            return
         pipeline.detector.agent_speaking = self.state is State.SPEAKING  # barge-in needs more speech
         arrived = self._clock.now()  # before the push, which may await the end-of-turn model
-        for event in await pipeline.detector.push(pipeline.decoder.feed(data)):
+        for event in await pipeline.detector.push(samples):
             self._on_turn_event(event, arrived)
 
     def _time_at(self, position: int, arrived: float) -> float:
         """The clock time at which sample `position` arrived, the latest having arrived at `arrived`."""
         assert self._pipeline is not None
-        return arrived - (self._pipeline.detector.position - position) / ENGINE_SAMPLE_RATE
+        latest = self._pipeline.detector.position + self._pipeline.decoder.held
+        return arrived - (latest - position) / ENGINE_SAMPLE_RATE
 
     def _on_turn_event(self, event: TurnEvent, arrived: float) -> None:
         if isinstance(event, SpeechStarted):

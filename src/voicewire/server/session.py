@@ -211,8 +211,21 @@ class Session:
         try:
             await self._handle(command)
         except Exception:
-            logger.exception("session %s: unexpected error handling %s", self.id, type(command).__name__)
-            self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to handle the last message")
+            self._failed(type(command).__name__)
+
+    async def audio(self, data: bytes) -> None:
+        """`handle(UserAudio(data))` without the command and its dispatch, for the frame every session
+        receives 50 times a second."""
+        self._idle.touch()
+        try:
+            await self._audio(data)
+        except Exception:
+            self._failed(UserAudio.__name__)
+
+    def _failed(self, command: str) -> None:
+        """In an `except` block: a bug met while handling a client's command; the session goes on."""
+        logger.exception("session %s: unexpected error handling %s", self.id, command)
+        self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to handle the last message")
 
     def reject(self, problem: CommandError) -> None:
         """A client frame that could not be read: the client is told, and the session goes on."""

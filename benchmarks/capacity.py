@@ -1,8 +1,10 @@
 """Server capacity: how many real-time sessions one server process keeps up with.
 
 The server runs in its own process with the real VAD (Silero) and turn detector; STT, LLM and TTS are the
-instant scripted engines, so what is measured is the per-frame path every session pays all the time. Load
-generators (other processes) stream looped real speech at 16 kHz in 20 ms frames, paced in real time.
+instant scripted engines, so what is measured is the per-frame path every session pays all the time. A load
+generator (another process, `capacity_load`) streams looped real speech at 16 kHz in 20 ms frames, paced in
+real time, over bare sockets with frames serialised once: a websockets client per session cost 2-2.5 times
+its CPU (59 % of a core at 200 sessions) and fell behind its own schedule from 200 sessions on.
 
 Lag is measured with probes: every 200 ms a session sends `UpdateInstructions` (empty, so the instructions do
 not change) right after an audio frame. The server handles a connection's messages in order and answers with
@@ -19,23 +21,17 @@ default engines on both cores and reports how many run at once with p50 turn lat
 from __future__ import annotations
 
 import asyncio
-import collections
 import math
 import multiprocessing
 import os
-import random
-import sys
 import time
 from typing import Any, Final, get_args
 
 from benchmarks import capacity_load
-from benchmarks.capacity_load import PROBE, PROBE_EVERY, LoadReport
+from benchmarks.capacity_load import LoadReport
 from benchmarks.common import (
-    FRAME_MS,
     Utterance,
     cpu_seconds,
-    frames,
-    load_speech,
     parser,
     percentile,
     print_table,
@@ -48,114 +44,32 @@ from benchmarks.server import LlamaServer, ServerProcess
 
 LAG_LIMIT_S: Final = 0.050
 FULL_P50_LIMIT_S: Final = 1.5
-#: Sessions per load generator process, by generator.
-SESSIONS_PER_GENERATOR: Final = {"raw": 1000, "websockets": 150}
+#: Sessions per load generator process: one costs about a quarter of a core at 300 sessions.
+SESSIONS_PER_GENERATOR: Final = 1000
 
 
 # --------------------------------------------------------------------------------------------------- load
 
 
-def _settings() -> str:
-    from voicewire.protocol import SettingsConfigurationOptions, encode
-
-    return encode(SettingsConfigurationOptions())
-
-
-async def _load_session(
-    url: str, audio: list[bytes], start: int, t0: float, warmup: float, stop: float, report: LoadReport
-) -> None:
-    from websockets.asyncio.client import connect
-
-    loop = asyncio.get_running_loop()
-    probes: collections.deque[float] = collections.deque()
-
-    async def read(ws: Any) -> None:
-        async for message in ws:
-            if isinstance(message, bytes):
-                continue
-            if '"InstructionsUpdated"' in message:
-                sent = probes.popleft()
-                if sent >= t0 + warmup:
-                    report.lags.append(loop.time() - sent)
-            elif '"UserStartedSpeaking"' in message:
-                report.onsets += 1
-            elif '"AgentStartedSpeaking"' in message:
-                report.replies += 1
-
-    try:
-        async with connect(url, compression=None, open_timeout=60) as ws:
-            reader = asyncio.create_task(read(ws))
-            await ws.send(_settings())
-            # Sessions start at random phases of the 20 ms grid, as independent callers would.
-            due = t0 + random.random() * FRAME_MS / 1000
-            index = start
-            while due < stop:
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if due >= t0 + warmup:
-                    report.lateness.append(max(0.0, loop.time() - due))
-                await ws.send(audio[index % len(audio)])
-                report.frames_sent += 1
-                if index % PROBE_EVERY == 0:
-                    probes.append(loop.time())
-                    await ws.send(PROBE)
-                index += 1
-                due += FRAME_MS / 1000
-            reader.cancel()
-    except Exception as exc:
-        report.failed += 1
-        print(f"load session failed: {exc!r}", file=sys.stderr)
-
-
-async def _generate(url: str, sessions: int, seconds: float, warmup: float, seed: int) -> LoadReport:
-    random.seed(seed)
-    audio = list(frames(load_speech()))
-    report = LoadReport()
-    loop = asyncio.get_running_loop()
-    t0 = loop.time() + 1.0
-    cpu0 = time.process_time()
-    await asyncio.gather(
-        *(
-            _load_session(url, audio, random.randrange(len(audio)), t0, warmup, t0 + warmup + seconds, report)
-            for _ in range(sessions)
-        )
-    )
-    report.cpu_s = time.process_time() - cpu0
-    return report
-
-
 def _generator_main(
-    pipe: Any,
-    generator: str,
-    url: str,
-    sessions: int,
-    seconds: float,
-    warmup: float,
-    seed: int,
-    cpu: int | None,
+    pipe: Any, url: str, sessions: int, seconds: float, warmup: float, seed: int, cpu: int | None
 ) -> None:
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    if generator == "raw":
-        pipe.send(capacity_load.run(url, sessions, seconds, warmup, seed))
-    else:
-        pipe.send(asyncio.run(_generate(url, sessions, seconds, warmup, seed)))
+    pipe.send(capacity_load.run(url, sessions, seconds, warmup, seed))
 
 
 def run_load(
-    url: str, sessions: int, seconds: float, warmup: float, cpu: int | None, generator: str = "raw"
+    url: str, sessions: int, seconds: float, warmup: float, cpu: int | None
 ) -> tuple[LoadReport, int]:
     """Spread `sessions` over generator processes; returns the merged report and the process count."""
     ctx = multiprocessing.get_context("spawn")
-    count = max(1, math.ceil(sessions / SESSIONS_PER_GENERATOR[generator]))
+    count = max(1, math.ceil(sessions / SESSIONS_PER_GENERATOR))
     shares = [sessions // count + (1 if i < sessions % count else 0) for i in range(count)]
     pipes, processes = [], []
     for i, share in enumerate(shares):
         receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(
-            target=_generator_main, args=(sender, generator, url, share, seconds, warmup, i, cpu)
-        )
+        process = ctx.Process(target=_generator_main, args=(sender, url, share, seconds, warmup, i, cpu))
         process.start()
         pipes.append(receiver)
         processes.append(process)
@@ -199,7 +113,7 @@ def realtime(args: Any) -> int:
         best: dict[str, Any] | None = None
         for n in args.sessions:
             cpu0, wall0 = _server_cpu(server), time.monotonic()
-            report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu, args.generator)
+            report, generators = run_load(server.url, n, args.seconds, args.warmup, load_cpu)
             wall = time.monotonic() - wall0
             server_cpu_share = (_server_cpu(server) - cpu0) / wall
             rss = _server_rss(server)
@@ -361,12 +275,6 @@ def main(argv: list[str] | None = None) -> int:
         choices=EVENT_LOOPS,
         default="auto",
         help="the server's event loop (auto, as `voicewire serve`: uvloop when installed)",
-    )
-    p.add_argument(
-        "--generator",
-        choices=tuple(SESSIONS_PER_GENERATOR),
-        default="raw",
-        help="load generator: bare sockets with frames serialised once, or a websockets client per session",
     )
     p.add_argument("--workers", type=int, default=1, help="server worker processes on one port (unpinned)")
     p.add_argument("--gate-dbfs", default="-50", help="Silero's energy gate in dBFS, or 'off'")

@@ -55,7 +55,6 @@ def test_flood_peer_serves_the_whole_burst() -> None:
         [],
         ["--loop", "asyncio", "--gate-dbfs", "off", "--silero-graph", "original"],
         ["--workers", "2"],
-        ["--generator", "websockets"],
     ],
 )
 def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:

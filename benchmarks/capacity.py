@@ -1,8 +1,10 @@
 """Server capacity: how many real-time sessions one server process keeps up with.
 
 The server runs in its own process with the real VAD (Silero) and turn detector; STT, LLM and TTS are the
-instant scripted engines, so what is measured is the per-frame path every session pays all the time. Load
-generators (other processes) stream looped real speech at 16 kHz in 20 ms frames, paced in real time.
+instant scripted engines, so what is measured is the per-frame path every session pays all the time. A load
+generator (another process, `capacity_load`) streams looped real speech at 16 kHz in 20 ms frames, paced in
+real time, over bare sockets with frames serialised once: a websockets client per session cost 2-2.5 times
+its CPU (59 % of a core at 200 sessions) and fell behind its own schedule from 200 sessions on.
 
 Lag is measured with probes: every 200 ms a session sends `UpdateInstructions` (empty, so the instructions do
 not change) right after an audio frame. The server handles a connection's messages in order and answers with
@@ -19,22 +21,17 @@ default engines on both cores and reports how many run at once with p50 turn lat
 from __future__ import annotations
 
 import asyncio
-import collections
 import math
 import multiprocessing
 import os
-import random
-import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Final, get_args
 
+from benchmarks import capacity_load
+from benchmarks.capacity_load import LoadReport
 from benchmarks.common import (
-    FRAME_MS,
     Utterance,
     cpu_seconds,
-    frames,
-    load_speech,
     parser,
     percentile,
     print_table,
@@ -47,93 +44,11 @@ from benchmarks.server import LlamaServer, ServerProcess
 
 LAG_LIMIT_S: Final = 0.050
 FULL_P50_LIMIT_S: Final = 1.5
-PROBE_EVERY: Final = 10  # frames: one probe per 200 ms
-SESSIONS_PER_GENERATOR: Final = 150
-PROBE: Final = '{"type":"UpdateInstructions","instructions":""}'
+#: Sessions per load generator process: one costs about a quarter of a core at 300 sessions.
+SESSIONS_PER_GENERATOR: Final = 1000
 
 
 # --------------------------------------------------------------------------------------------------- load
-
-
-@dataclass
-class LoadReport:
-    lags: list[float] = field(default_factory=list)
-    lateness: list[float] = field(default_factory=list)
-    frames_sent: int = 0
-    onsets: int = 0
-    replies: int = 0
-    failed: int = 0
-    cpu_s: float = 0.0
-
-
-def _settings() -> str:
-    from voicewire.protocol import SettingsConfigurationOptions, encode
-
-    return encode(SettingsConfigurationOptions())
-
-
-async def _load_session(
-    url: str, audio: list[bytes], start: int, t0: float, warmup: float, stop: float, report: LoadReport
-) -> None:
-    from websockets.asyncio.client import connect
-
-    loop = asyncio.get_running_loop()
-    probes: collections.deque[float] = collections.deque()
-
-    async def read(ws: Any) -> None:
-        async for message in ws:
-            if isinstance(message, bytes):
-                continue
-            if '"InstructionsUpdated"' in message:
-                sent = probes.popleft()
-                if sent >= t0 + warmup:
-                    report.lags.append(loop.time() - sent)
-            elif '"UserStartedSpeaking"' in message:
-                report.onsets += 1
-            elif '"AgentStartedSpeaking"' in message:
-                report.replies += 1
-
-    try:
-        async with connect(url, compression=None, open_timeout=60) as ws:
-            reader = asyncio.create_task(read(ws))
-            await ws.send(_settings())
-            # Sessions start at random phases of the 20 ms grid, as independent callers would.
-            due = t0 + random.random() * FRAME_MS / 1000
-            index = start
-            while due < stop:
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if due >= t0 + warmup:
-                    report.lateness.append(max(0.0, loop.time() - due))
-                await ws.send(audio[index % len(audio)])
-                report.frames_sent += 1
-                if index % PROBE_EVERY == 0:
-                    probes.append(loop.time())
-                    await ws.send(PROBE)
-                index += 1
-                due += FRAME_MS / 1000
-            reader.cancel()
-    except Exception as exc:
-        report.failed += 1
-        print(f"load session failed: {exc!r}", file=sys.stderr)
-
-
-async def _generate(url: str, sessions: int, seconds: float, warmup: float, seed: int) -> LoadReport:
-    random.seed(seed)
-    audio = list(frames(load_speech()))
-    report = LoadReport()
-    loop = asyncio.get_running_loop()
-    t0 = loop.time() + 1.0
-    cpu0 = time.process_time()
-    await asyncio.gather(
-        *(
-            _load_session(url, audio, random.randrange(len(audio)), t0, warmup, t0 + warmup + seconds, report)
-            for _ in range(sessions)
-        )
-    )
-    report.cpu_s = time.process_time() - cpu0
-    return report
 
 
 def _generator_main(
@@ -141,7 +56,7 @@ def _generator_main(
 ) -> None:
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    pipe.send(asyncio.run(_generate(url, sessions, seconds, warmup, seed)))
+    pipe.send(capacity_load.run(url, sessions, seconds, warmup, seed))
 
 
 def run_load(
@@ -162,13 +77,7 @@ def run_load(
     for receiver, process in zip(pipes, processes, strict=True):
         part: LoadReport = receiver.recv()
         process.join()
-        merged.lags += part.lags
-        merged.lateness += part.lateness
-        merged.frames_sent += part.frames_sent
-        merged.onsets += part.onsets
-        merged.replies += part.replies
-        merged.failed += part.failed
-        merged.cpu_s += part.cpu_s
+        merged.add(part)
     return merged, count
 
 

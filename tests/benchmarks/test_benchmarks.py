@@ -51,13 +51,18 @@ def test_flood_peer_serves_the_whole_burst() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--loop", "asyncio", "--gate-dbfs", "off", "--silero-graph", "original"], ["--workers", "2"]],
+    [
+        [],
+        ["--loop", "asyncio", "--gate-dbfs", "off", "--silero-graph", "original"],
+        ["--workers", "2"],
+    ],
 )
 def test_capacity_benchmark_quick(tmp_path: Path, options: list[str]) -> None:
     out = tmp_path / "capacity.json"
     assert bench.run("capacity", ["--quick", "--json", str(out), *options]) == 0
     steps = json.loads(out.read_text())["steps"]
     assert steps and steps[0]["failed_sessions"] == 0
+    assert steps[0]["lag_s"]["n"] > 0  # probes were answered and timed
 
 
 @pytest.mark.models

@@ -198,3 +198,10 @@ def test_what_a_stranger_sends_is_cut_and_escaped_in_the_close_reason(
             json.dumps({"event": "start", "start": {"callSid": "CA\nforged line", "customParameters": {}}})
         )
     assert "forged line" in caplog.text and "\nforged line" not in caplog.text
+
+
+def test_binary_frames_are_not_audio() -> None:
+    wire = TwilioMediaStreams(TOKEN, DEFAULT, {})
+    assert not wire.binary_is_audio  # so the connection decodes them: Twilio sends JSON, never binary
+    with pytest.raises(a.CloseConnection):
+        wire.decode(b"\x01\x02")

@@ -55,6 +55,32 @@ def test_input_decoder_keeps_a_split_sample_for_the_next_frame() -> None:
     np.testing.assert_array_equal(joined, pcm.astype(np.float32) / 32768)
 
 
+def test_input_decoder_returns_whole_blocks_and_holds_the_rest() -> None:
+    pcm = tone(1600, 16000)
+    data = encode(pcm, "linear16")
+    decoder = InputDecoder(InputFormat("linear16", 16000), block=512)
+    parts = []
+    for i in range(0, len(data), 640):  # 20 ms frames, 320 samples: 3 in 5 complete a block
+        parts.append(decoder.feed(data[i : i + 640]))
+        assert len(parts[-1]) % 512 == 0
+        assert sum(map(len, parts)) + decoder.held == i // 2 + 320
+    assert [len(part) for part in parts[:5]] == [0, 512, 0, 512, 512]
+    np.testing.assert_array_equal(np.concatenate(parts), pcm[: 3 * 512].astype(np.float32) / 32768)
+    assert decoder.held == 1600 - 3 * 512
+
+
+def test_input_decoder_holds_resampled_samples_until_a_block_is_whole() -> None:
+    pcm = tone(8000, 8000)
+    decoder = InputDecoder(InputFormat("mulaw", 8000), block=512)
+    parts = [decoder.feed(encode(pcm[i : i + 160], "mulaw")) for i in range(0, 8000, 160)]
+    assert all(len(part) % 512 == 0 for part in parts)
+    whole = InputDecoder(InputFormat("mulaw", 8000))
+    expected = np.concatenate([whole.feed(encode(pcm[i : i + 160], "mulaw")) for i in range(0, 8000, 160)])
+    joined = np.concatenate(parts)
+    np.testing.assert_array_equal(joined, expected[: len(joined)])
+    assert len(joined) + decoder.held == len(expected)
+
+
 def test_input_decoder_resamples_to_16k() -> None:
     pcm = tone(8000, 8000)
     decoder = InputDecoder(InputFormat("mulaw", 8000))

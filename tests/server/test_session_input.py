@@ -225,7 +225,7 @@ async def test_an_unexpected_exception_becomes_internal_server_error() -> None:
         detector = t.session._pipeline.detector
         original = detector.push
         detector.push = explode  # type: ignore[method-assign]
-        await t.connection.receive(encode(speech(0.02), "linear16"))
+        await t.connection.receive(encode(speech(0.04), "linear16"))  # a whole VAD window: a push
         await settle()
         assert_error(t.messages[-1], "INTERNAL_SERVER_ERROR")
         detector.push = original  # type: ignore[method-assign]

@@ -31,6 +31,7 @@ OUTPUT_RATES = (8000, 16000, 24000, 32000, 48000)
 CONTAINERS = ("none", "wav")
 #: The shortest agent audio frame, except a whole sentence shorter than this.
 MIN_FRAME_MS = 10
+_NO_SAMPLES: FloatAudio = np.empty(0, dtype=np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,26 +79,47 @@ class OutputFormat:
 
 
 class InputDecoder:
-    """Client frames of any size → 16 kHz float samples, keeping a split sample for the next frame."""
+    """Client frames of any size → 16 kHz float samples in whole blocks of `block` samples (the VAD window).
 
-    def __init__(self, fmt: InputFormat) -> None:
+    Decoded samples wait as 16-bit bytes until their block is whole (`held` of them), and a split input sample
+    waits for the next frame. Only 3 in 5 frames of 20 ms complete a 32 ms window: the others cost no numpy
+    call (nor a turn detector's push), and each window is converted once instead of in two pieces.
+    """
+
+    def __init__(self, fmt: InputFormat, block: int = 1) -> None:
         self._width = bytes_per_sample(fmt.encoding)
         self._encoding = fmt.encoding
         self._remainder = b""
         self._resampler = StreamResampler(fmt.sample_rate, ENGINE_SAMPLE_RATE, np.int16)
-        #: 16-bit samples at 16 kHz, the usual input, are scaled straight from the frame's bytes: no copy of
-        #: them and no resampler call, two of the few numpy calls every 20 ms frame of every session pays.
+        #: 16-bit samples at 16 kHz, the usual input, are held as the client's bytes (a split sample too) and
+        #: scaled straight from them: no decoding and no resampler call.
         self._as_is = fmt.encoding == "linear16" and fmt.sample_rate == ENGINE_SAMPLE_RATE
+        self._block_bytes = 2 * block
+        #: Little-endian 16-bit samples at 16 kHz waiting for their block to be whole.
+        self._held = bytearray()
+
+    @property
+    def held(self) -> int:
+        """Samples received but not returned yet (their block is not whole)."""
+        return len(self._held) // 2
 
     def feed(self, data: bytes) -> FloatAudio:
-        if self._remainder:
-            data = self._remainder + data
-        whole = len(data) - len(data) % self._width
-        self._remainder = data[whole:]
+        held = self._held
         if self._as_is:
-            return pcm16_to_float(np.frombuffer(data, dtype="<i2", count=whole // 2))
-        pcm = decode(data[:whole], self._encoding)
-        return pcm16_to_float(self._resampler.process(pcm))
+            held += data
+        else:
+            if self._remainder:
+                data = self._remainder + data
+            whole = len(data) - len(data) % self._width
+            self._remainder = data[whole:]
+            pcm = self._resampler.process(decode(data[:whole], self._encoding))
+            held += pcm.astype("<i2", copy=False).tobytes()
+        ready = len(held) - len(held) % self._block_bytes
+        if not ready:
+            return _NO_SAMPLES
+        samples = pcm16_to_float(np.frombuffer(held, dtype="<i2", count=ready // 2))
+        del held[:ready]  # the view above is gone, so the buffer may shrink
+        return samples
 
 
 class SentenceEncoder:

@@ -94,9 +94,10 @@ def configure(settings: AgentSettings, engines: EngineRegistry, config: ServerCo
     warnings = _language_warnings(settings)
     if thinker.fallback_notice is not None:
         warnings.append(Warning(WarningCode.PROVIDER_FALLBACK, thinker.fallback_notice))
+    vad = engines.new_vad()
     return Pipeline(
-        decoder=InputDecoder(input_format),
-        detector=TurnDetector(engines.new_vad(), config.turns, engines.end_of_turn),
+        decoder=InputDecoder(input_format, block=vad.window_samples),
+        detector=TurnDetector(vad, config.turns, engines.end_of_turn),
         reply_options=ReplyOptions(output_format, config.output_pacing, config.output_chunk_ms),
         stt=IncrementalStt(engines.stt_for(settings.listen.model)),
         keyterms=settings.listen.keyterms,

@@ -34,6 +34,7 @@ class Connection:
         observer: SessionObserver | None = None,
     ) -> None:
         self.wire = wire
+        self._binary_is_audio = wire.binary_is_audio
         self._max_text = config.max_text_frame_bytes
         observer = observer or SessionObserver()
         self._outbox = Outbox(transport, wire, max_bytes=config.max_outbox_bytes, on_send=observer.event_sent)
@@ -51,6 +52,10 @@ class Connection:
         """Handle one frame; the caller awaits each one, so frames take effect in order."""
         if self._outbox.closed:
             return  # the connection is closing: what the client still sends can no longer be answered
+        if self._binary_is_audio and type(frame) is bytes:
+            if frame:  # an empty binary frame (some SDKs' keep-alive) carries nothing, as `decode` says
+                await self.session.audio(frame)
+            return
         if isinstance(frame, str) and len(frame) > self._max_text // 4:
             size = len(frame.encode("utf-8"))
             if size > self._max_text:

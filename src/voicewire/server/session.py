@@ -219,8 +219,21 @@ class Session:
         try:
             await self._handle(command)
         except Exception:
-            logger.exception("session %s: unexpected error handling %s", self.id, type(command).__name__)
-            self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to handle the last message")
+            self._failed(type(command).__name__)
+
+    async def audio(self, data: bytes) -> None:
+        """`handle(UserAudio(data))` without the command and its dispatch, for the frame every session
+        receives 50 times a second."""
+        self._idle.touch()
+        try:
+            await self._audio(data)
+        except Exception:
+            self._failed(UserAudio.__name__)
+
+    def _failed(self, command: str) -> None:
+        """In an `except` block: a bug met while handling a client's command; the session goes on."""
+        logger.exception("session %s: unexpected error handling %s", self.id, command)
+        self._error(ErrorCode.INTERNAL_SERVER_ERROR, "The server failed to handle the last message")
 
     def reject(self, problem: CommandError) -> None:
         """A client frame that could not be read: the client is told, and the session goes on."""
@@ -291,19 +304,23 @@ class Session:
                     )
                 )
             return
+        samples = pipeline.decoder.feed(data)  # whole VAD windows: none from 2 in 5 frames of 20 ms
+        if not len(samples):
+            return
         pipeline.detector.agent_speaking = self.state is State.SPEAKING  # barge-in needs more speech
         arrived = self._clock.now()  # before the push, which may await the end-of-turn model
         if self._promote is not None:  # between pushes: the detector is never changed inside one
             onset, self._promote = self._promote, None
             for event in pipeline.detector.interrupt_now(onset):
                 self._on_turn_event(event, arrived)
-        for event in await pipeline.detector.push(pipeline.decoder.feed(data)):
+        for event in await pipeline.detector.push(samples):
             self._on_turn_event(event, arrived)
 
     def _time_at(self, position: int, arrived: float) -> float:
         """The clock time at which sample `position` arrived, the latest having arrived at `arrived`."""
         assert self._pipeline is not None
-        return arrived - (self._pipeline.detector.position - position) / ENGINE_SAMPLE_RATE
+        latest = self._pipeline.detector.position + self._pipeline.decoder.held
+        return arrived - (latest - position) / ENGINE_SAMPLE_RATE
 
     def _on_turn_event(self, event: TurnEvent, arrived: float) -> None:
         if isinstance(event, SpeechStarted):

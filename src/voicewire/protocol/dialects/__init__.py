@@ -20,6 +20,10 @@ from voicewire.protocol.dialects.v1 import V1
 class WireFormat(Protocol):
     #: For logs and errors: "early-access", "v1", ...
     name: str
+    #: Whether every non-empty binary frame is user audio as it is (`decode` gives `UserAudio(frame)`): the
+    #: connection then hands such frames to the session without decoding them, the path every session takes
+    #: 50 times a second.
+    binary_is_audio: bool
 
     def decode(self, frame: str | bytes) -> Command | None:
         """The command a client frame carries; raises `CommandError` for one that cannot be read."""

@@ -48,6 +48,7 @@ _CONTEXT_ROLES = ("user", "assistant")
 
 class EarlyAccess:
     name = "early-access"
+    binary_is_audio = True
 
     def decode(self, frame: str | bytes) -> a.Command | None:
         if isinstance(frame, bytes):

@@ -56,6 +56,7 @@ class TwilioMediaStreams:
     """One call's translation; `default` and `profiles` are the agents the server offers phone calls."""
 
     name = "twilio"
+    binary_is_audio = False
 
     def __init__(self, token: str, default: a.AgentSettings, profiles: Mapping[str, a.AgentSettings]) -> None:
         if not token:

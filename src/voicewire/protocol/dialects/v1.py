@@ -127,6 +127,7 @@ class _Settings(Model):
 
 class V1:
     name = "v1"
+    binary_is_audio = True
 
     def decode(self, frame: str | bytes) -> a.Command | None:
         if isinstance(frame, bytes):

@@ -546,7 +546,7 @@ async def test_speculative_stt_is_discarded_when_speech_resumes() -> None:
 # -- speculative replies ---------------------------------------------------------------------------------
 
 SPECULATIVE_TURNS = dataclasses.replace(
-    TEST_TURNS, speculative_stt=True, speculative_reply=True, end_of_turn_ms=500
+    TEST_TURNS, speculative_stt=True, speculative_reply=True, end_of_turn_ms=500, speculative_reply_delay_ms=0
 )
 
 
@@ -651,3 +651,29 @@ async def test_a_prepared_reply_reports_its_failures_only_if_it_is_released() ->
         (error,) = t.of_type("Error")  # the reply to the whole turn failed, and said so once
         assert_error(error, "SPEAK_REQUEST_FAILED")
         assert "complete sentence" in error["description"]
+
+
+async def test_a_prepared_reply_waits_out_its_delay_so_a_user_who_goes_on_hears_nothing() -> None:
+    clock = VirtualClock()
+    turns = dataclasses.replace(SPECULATIVE_TURNS, end_of_turn_ms=300, speculative_reply_delay_ms=900)
+    async with Timeline(
+        clock=clock,
+        config=ServerConfig(turns=turns),
+        stt=ScriptedStt(["partial", "complete sentence"], delay=0.05, sleep=clock.sleep),
+    ) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.6)  # the turn ends after 300 ms of silence; its reply is ready, and waits
+        assert t.session.state is State.THINKING
+        assert t.audio == b""
+        await t.say(0.4, pause=0.4)  # the user goes on 0.6 s into the pause, inside the 0.9 s delay
+        await t.quiet(1.5)
+        # As when the reply was started only at the end of turn: the words were taken, not yet answered.
+        assert [m["content"] for m in t.of_type("ConversationText")] == [
+            "partial",
+            "complete sentence",
+            "You said: complete sentence.",
+        ]
+        first, answer = t.session.metrics
+        assert first.interrupted and first.first_audio is None  # never heard
+        assert answer.first_audio is not None and answer.speech_ended is not None
+        assert answer.first_audio - answer.speech_ended >= 0.9

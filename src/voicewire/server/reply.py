@@ -151,11 +151,13 @@ class Reply:
         else:
             self._on_release.append(action)
 
-    def release(self) -> None:
-        """The turn ended as the held reply assumed: what it prepared may reach the client."""
+    def release(self, *, not_before: float | None = None) -> None:
+        """The turn ended as the held reply assumed: what it prepared may reach the client, its audio from
+        clock time `not_before` on if that is later."""
         if self._released.is_set():
             return
-        self._released_at = self._clock.now()
+        now = self._clock.now()
+        self._released_at = now if not_before is None else max(now, not_before)
         self._released.set()
         actions, self._on_release = self._on_release, []
         for action in actions:
@@ -289,6 +291,8 @@ class Reply:
 
     async def _send(self) -> None:
         await self._released.wait()
+        if (early := self._released_at - self._clock.now()) > 0:
+            await self._clock.sleep(early)
         pacer = Pacer(self._clock, self._options.pacing)
         output = self._options.output
         current: Sentence | None = None

@@ -483,7 +483,7 @@ class Session:
         self.metrics.append(metrics)
         self._reply, self._reply_task = reply, prepared.task
         self._to(State.THINKING)
-        reply.release()
+        reply.release(not_before=speech_end + self._config.turns.speculative_reply_delay_ms / 1000)
 
     def user_stopped_speaking(self, utterance: FloatAudio, speech_end: float) -> None:
         if self._carry is None:

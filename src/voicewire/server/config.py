@@ -66,11 +66,12 @@ class TurnConfig:
     #: waits for STT + LLM + TTS from the first pause, not from the end of turn. Each pause the user talks
     #: through may cost the first piece's LLM and TTS work.
     speculative_reply: bool = True
-    #: A speculative reply's audio starts no sooner than this after the end of speech. A turn ended too soon
-    #: (mid-sentence) then costs nothing audible when the user goes on within it, as it did when the reply
-    #: was only started at the end of turn (its STT, LLM and TTS took about as long); a turn that ends later
-    #: still gets its prepared reply at once.
-    speculative_reply_delay_ms: int = 600
+    #: A speculative reply's audio starts no sooner than this after the end of speech, so a turn ended too
+    #: soon costs nothing audible if the user goes on within it; a turn that ends later still gets its
+    #: prepared reply at once. 0 by default: at 600 ms, `bench turns --live` still had 5 replies started
+    #: inside the sentence (the preamble's false ends come at pauses of 0.6-1.2 s), and every reply waited
+    #: at least about 0.7 s from the true end of speech, the latency target itself.
+    speculative_reply_delay_ms: int = 0
     #: What ends a turn. "smart-turn": after `eot_check_ms` of silence the Smart Turn model judges from the
     #: words and intonation whether the user has finished, and asks again every `eot_recheck_ms` while the
     #: silence lasts, up to `max_eot_silence_ms`; used when the server has the model loaded, else "silence".

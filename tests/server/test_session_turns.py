@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
 from tests.server.timeline import TEST_TURNS, Timeline, VirtualClock, speech
-from voicewire.engines.base import FloatAudio
+from voicewire.engines.base import FloatAudio, Transcript
 from voicewire.engines.scripted import ScriptedEndOfTurn, ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.server import ServerConfig, State
 
@@ -108,3 +109,36 @@ async def test_lasting_speech_while_the_agent_speaks_stops_it_within_150_ms_of_t
         last_audio = max(i for i, m in enumerate(sent) if isinstance(m, bytes))
         assert last_audio < barge
         assert times[barge] - times[last_audio] <= 0.15
+
+
+class CountingStt(ScriptedStt):
+    """Counts transcriptions that ran to their end."""
+
+    finished = 0
+
+    async def transcribe(self, audio: FloatAudio, *, keyterms: Sequence[str] = ()) -> Transcript:
+        transcript = await super().transcribe(audio, keyterms=keyterms)
+        self.finished += 1
+        return transcript
+
+
+async def test_only_the_latest_short_sound_over_the_agent_is_still_being_transcribed() -> None:
+    clock = VirtualClock()
+    async with Timeline(
+        clock=clock,
+        config=ServerConfig(turns=dataclasses.replace(TEST_TURNS, barge_in_min_speech_ms=300)),
+        stt=CountingStt(["hello there", "Mm-hmm."], delay=1.0, sleep=clock.sleep),
+        llm=ScriptedLlm(LONG_REPLY, sleep=clock.sleep),
+        tts=ScriptedTts(seconds_per_char=0.2, sleep=clock.sleep),  # a reply of about 13 s
+    ) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.4)
+        await t.quiet(1.5)  # STT takes a second here
+        assert t.session.state is State.SPEAKING and t.stt.finished == 1
+        for _ in range(2):  # two hums, the second pausing while the first is still being transcribed
+            await t.feed(speech(0.2))
+            await t.quiet(0.35)
+        await t.quiet(1.2)
+        assert len(t.stt.utterances) == 3  # the turn, and each hum when it paused
+        assert t.stt.finished == 2  # the turn and the last hum: the first hum's was dropped
+        assert t.session.state is State.SPEAKING

@@ -187,6 +187,9 @@ class Session:
         self._speculation = Speculation()
         #: A short sound over the agent in which STT heard a word: promoted at the next audio frame.
         self._promote: int | None = None
+        #: The transcription of the latest short sound over the agent (one at a time: a client making noises
+        #: cannot queue work for the shared STT model).
+        self._word_check: asyncio.Task[None] | None = None
 
     # -- life cycle ----------------------------------------------------------------------------------------
 
@@ -330,7 +333,9 @@ class Session:
         elif isinstance(event, SpeechResumed):
             self._speculation.cancel()
         elif isinstance(event, ShortSoundPaused):
-            self._spawn(self._listen_for_a_word(event))
+            if self._word_check is not None:
+                self._word_check.cancel()
+            self._word_check = self._spawn(self._listen_for_a_word(event))
         elif isinstance(event, TurnEnded):
             self.user_stopped_speaking(event.utterance, self._time_at(event.speech_end, arrived))
         elif isinstance(event, TurnDiscarded):

@@ -249,7 +249,7 @@ async def detect(
     detector.agent_speaking = agent_speaking
     audio: FloatAudio = pcm16_to_float(pcm)
     found: list[tuple[int, SpeechStarted | TurnEnded]] = []
-    promote: tuple[int, int] | None = None  # (from this sample on, the onset of the sound to promote)
+    promote: tuple[int, ShortSoundPaused] | None = None  # (from this sample on, the sound to promote)
     for start in range(0, len(audio), FRAME_SAMPLES):
         events = []
         if promote is not None and detector.position >= promote[0]:
@@ -265,7 +265,7 @@ async def detect(
                 if heard is not None:
                     heard.append(text)
                 if is_interruption(text):
-                    promote = (detector.position + round((time.perf_counter() - began) * RATE), event.onset)
+                    promote = (detector.position + round((time.perf_counter() - began) * RATE), event)
     return found
 
 

@@ -241,22 +241,35 @@ def test_a_short_sound_promoted_to_a_turn_interrupts_and_then_ends_as_one() -> N
     detector.agent_speaking = True
     (paused,) = [e for p in [0, 0, *[1] * 6, 0, 0] for e in push(detector, windows(p))]
     assert isinstance(paused, ShortSoundPaused)
-    assert detector.interrupt_now(paused.onset + WINDOW) == []  # not that sound
-    started, at_pause = detector.interrupt_now(paused.onset)
+    assert detector.interrupt_now(dataclasses.replace(paused, onset=paused.onset + WINDOW)) == []  # not that
+    started, at_pause = detector.interrupt_now(paused)
     assert started == SpeechStarted(2 * WINDOW)
     assert isinstance(at_pause, SpeechPaused) and np.array_equal(at_pause.utterance, paused.utterance)
-    assert detector.interrupt_now(paused.onset) == []  # once
+    assert detector.interrupt_now(paused) == []  # once
     ended = [e for p in [0] * 10 for e in push(detector, windows(p))]
     assert [type(e) for e in ended] == [TurnEnded]
 
 
-def test_a_forgotten_short_sound_can_no_longer_be_promoted() -> None:
+def test_a_short_sound_forgotten_before_stt_answered_is_promoted_to_a_whole_turn() -> None:
     detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
     detector.agent_speaking = True
     events = [e for p in [0, *[1] * 6, *[0] * 12] for e in push(detector, windows(p))]
     assert [type(e) for e in events] == [ShortSoundPaused]
-    assert isinstance(events[0], ShortSoundPaused)
-    assert detector.interrupt_now(events[0].onset) == []
+    (sound,) = events
+    assert isinstance(sound, ShortSoundPaused) and sound.speech_end == 7 * WINDOW
+    started, ended = detector.interrupt_now(sound)
+    assert started == SpeechStarted(sound.onset)
+    assert isinstance(ended, TurnEnded) and ended.speech_end == sound.speech_end
+    assert np.array_equal(ended.utterance, sound.utterance)
+
+
+def test_a_forgotten_short_sound_is_not_promoted_once_another_was_heard() -> None:
+    detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
+    detector.agent_speaking = True
+    first, second = [e for p in [0, *[1] * 6, *[0] * 12] * 2 for e in push(detector, windows(p))]
+    assert isinstance(first, ShortSoundPaused) and isinstance(second, ShortSoundPaused)
+    assert detector.interrupt_now(first) == []
+    assert [type(e) for e in detector.interrupt_now(second)] == [SpeechStarted, TurnEnded]
 
 
 def test_lasting_speech_under_the_agent_barges_in_from_its_onset() -> None:

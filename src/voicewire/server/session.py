@@ -186,7 +186,7 @@ class Session:
         self._carry: tuple[FloatAudio, float] | None = None
         self._speculation = Speculation()
         #: A short sound over the agent in which STT heard a word: promoted at the next audio frame.
-        self._promote: int | None = None
+        self._promote: ShortSoundPaused | None = None
         #: The transcription of the latest short sound over the agent (one at a time: a client making noises
         #: cannot queue work for the shared STT model).
         self._word_check: asyncio.Task[None] | None = None
@@ -313,8 +313,8 @@ class Session:
         pipeline.detector.agent_speaking = self.state is State.SPEAKING  # barge-in needs more speech
         arrived = self._clock.now()  # before the push, which may await the end-of-turn model
         if self._promote is not None:  # between pushes: the detector is never changed inside one
-            onset, self._promote = self._promote, None
-            for event in pipeline.detector.interrupt_now(onset):
+            sound, self._promote = self._promote, None
+            for event in pipeline.detector.interrupt_now(sound):
                 self._on_turn_event(event, arrived)
         for event in await pipeline.detector.push(samples):
             self._on_turn_event(event, arrived)
@@ -727,7 +727,7 @@ class Session:
             return
         if is_interruption(transcript.text) and self.state is State.SPEAKING:
             logger.debug("session %s: %r over the agent interrupts it", self.id, transcript.text)
-            self._promote = sound.onset
+            self._promote = sound
 
     async def _release_thinker(self) -> None:
         """Close an LLM engine made for this session (a client's own endpoint)."""

@@ -75,6 +75,8 @@ class ShortSoundPaused:
     utterance: FloatAudio
     #: Its onset (`SpeechStarted.position` if it is promoted), naming it for `interrupt_now`.
     onset: int
+    #: The sample after its last speech window (`TurnEnded.speech_end` if it is promoted once forgotten).
+    speech_end: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +265,8 @@ class TurnDetector:
             if self._silence_run >= self._end_windows:  # a short sound under the agent's voice: forget it
                 self._finish()
             elif self._silence_run == self._tail_windows and self._speech_windows >= self._min_speech_windows:
-                return [ShortSoundPaused(self._trimmed(), self._onset_start)]
+                end = self._processed + self._window - self._silence_run * self._window
+                return [ShortSoundPaused(self._trimmed(), self._onset_start, end)]
             return []
         events: list[TurnEvent] = []
         if self._silence_run == self._tail_windows:
@@ -276,10 +279,15 @@ class TurnDetector:
             events.append(self._end_of_speech())
         return events
 
-    def interrupt_now(self, onset: int) -> list[TurnEvent]:
-        """Promote the short sound that began at `onset` to a turn that interrupts the agent (the session
-        heard a word in it); nothing if that sound is gone or already a turn."""
-        if self._utterance is None or self._announced or self._onset_start != onset:
+    def interrupt_now(self, sound: ShortSoundPaused) -> list[TurnEvent]:
+        """Promote `sound` to a turn that interrupts the agent (the session heard a word in it). Still held,
+        it goes on as a turn; already forgotten (STT took longer than `end_of_turn_ms` of silence), it is a
+        whole turn at once; nothing if another utterance has begun since, or it is a turn already."""
+        if self._utterance is None:
+            if self._onset_start != sound.onset:  # not the last sound heard
+                return []
+            return [SpeechStarted(sound.onset), TurnEnded(sound.utterance.copy(), sound.speech_end)]
+        if self._announced or self._onset_start != sound.onset:
             return []
         self._announced = True
         self._adapted = True  # judged as it is: it did not follow a turn ended too soon

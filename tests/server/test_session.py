@@ -21,7 +21,7 @@ from tests.server.timeline import (
 from voicewire.engines.base import ChatMessage, LlmEvent
 from voicewire.engines.scripted import Script, ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import Context, SettingsConfigurationOptions
-from voicewire.server import ServerConfig, State
+from voicewire.server import ServerConfig, State, TurnConfig
 
 BRACKET = ["ConversationText", "AgentStartedSpeaking", "<audio>", "AgentAudioDone"]
 
@@ -550,11 +550,13 @@ SPECULATIVE_TURNS = dataclasses.replace(
 )
 
 
-def _prepared_timeline(clock: VirtualClock, **engines: object) -> Timeline:
+def _prepared_timeline(
+    clock: VirtualClock, turns: TurnConfig = SPECULATIVE_TURNS, **engines: object
+) -> Timeline:
     engines.setdefault("stt", ScriptedStt(["partial", "complete sentence"], delay=0.1, sleep=clock.sleep))
     engines.setdefault("llm", ScriptedLlm(first_token_delay=0.05, token_delay=0.01, sleep=clock.sleep))
     engines.setdefault("tts", ScriptedTts(chunk_delay=0.02, sleep=clock.sleep))
-    return Timeline(clock=clock, config=ServerConfig(turns=SPECULATIVE_TURNS), **engines)  # type: ignore[arg-type]
+    return Timeline(clock=clock, config=ServerConfig(turns=turns), **engines)  # type: ignore[arg-type]
 
 
 async def test_a_reply_prepared_in_the_end_of_turn_wait_is_sent_when_the_turn_ends() -> None:
@@ -656,11 +658,8 @@ async def test_a_prepared_reply_reports_its_failures_only_if_it_is_released() ->
 async def test_a_prepared_reply_waits_out_its_delay_so_a_user_who_goes_on_hears_nothing() -> None:
     clock = VirtualClock()
     turns = dataclasses.replace(SPECULATIVE_TURNS, end_of_turn_ms=300, speculative_reply_delay_ms=900)
-    async with Timeline(
-        clock=clock,
-        config=ServerConfig(turns=turns),
-        stt=ScriptedStt(["partial", "complete sentence"], delay=0.05, sleep=clock.sleep),
-    ) as t:
+    stt = ScriptedStt(["partial", "complete sentence"], delay=0.05, sleep=clock.sleep)
+    async with _prepared_timeline(clock, turns, stt=stt, llm=ScriptedLlm(sleep=clock.sleep)) as t:
         await t.configure()
         await t.say(0.4, pause=0.6)  # the turn ends after 300 ms of silence; its reply is ready, and waits
         assert t.session.state is State.THINKING

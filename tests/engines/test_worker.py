@@ -9,7 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from voicewire.engines._worker import ENGINE_METRICS, iterate_in_thread, iterate_pieces_in_thread
+from voicewire.engines._worker import (
+    ENGINE_METRICS,
+    ModelLock,
+    iterate_in_thread,
+    iterate_pieces_in_thread,
+    when_model_wanted,
+)
 from voicewire.engines.base import EngineError
 
 
@@ -21,14 +27,14 @@ def _counting(produced: list[int], delay: float = 0.0) -> Iterator[int]:
 
 
 async def test_items_arrive_in_order_and_the_lock_is_released() -> None:
-    lock = threading.Lock()
+    lock = ModelLock()
     items = [item async for item in iterate_in_thread(lambda stop: iter(range(5)), lock, what="test")]
     assert items == [0, 1, 2, 3, 4]
     assert not lock.locked()
 
 
 async def test_aclose_stops_the_producer_within_one_item() -> None:
-    lock = threading.Lock()
+    lock = ModelLock()
     produced: list[int] = []
     stream = iterate_in_thread(lambda stop: _counting(produced, delay=0.01), lock, what="test")
     assert await anext(stream) == 0
@@ -40,7 +46,7 @@ async def test_aclose_stops_the_producer_within_one_item() -> None:
 
 
 async def test_cancelling_the_consumer_stops_the_producer() -> None:
-    lock = threading.Lock()
+    lock = ModelLock()
     produced: list[int] = []
 
     async def consume() -> None:
@@ -63,7 +69,7 @@ async def test_errors_become_engine_errors() -> None:
         yield 1
         raise RuntimeError("boom")
 
-    lock = threading.Lock()
+    lock = ModelLock()
     with pytest.raises(EngineError, match="test failed: boom"):
         async for _ in iterate_in_thread(failing, lock, what="test"):
             pass
@@ -71,7 +77,7 @@ async def test_errors_become_engine_errors() -> None:
 
 
 async def test_a_busy_model_is_waited_for_and_a_gone_consumer_gives_up_waiting() -> None:
-    lock = threading.Lock()
+    lock = ModelLock()
     lock.acquire()
     started = threading.Event()
 
@@ -100,7 +106,7 @@ async def test_a_busy_model_is_waited_for_and_a_gone_consumer_gives_up_waiting()
 
 
 async def test_with_max_ahead_a_paused_consumer_pauses_the_producer() -> None:
-    lock = threading.Lock()
+    lock = ModelLock()
     produced: list[int] = []
     stream = iterate_in_thread(lambda stop: _counting(produced), lock, what="test", max_ahead=2)
     assert await anext(stream) == 0
@@ -114,7 +120,7 @@ async def test_with_max_ahead_a_paused_consumer_pauses_the_producer() -> None:
 
 async def test_the_wait_for_a_busy_model_is_measured() -> None:
     what = "test queue wait"
-    lock = threading.Lock()
+    lock = ModelLock()
 
     def count() -> float:
         return (
@@ -138,7 +144,7 @@ async def test_the_wait_for_a_busy_model_is_measured() -> None:
 async def test_pieces_take_the_lock_one_at_a_time() -> None:
     """Between two pieces another user of the model gets its turn, and a consumer that stops does not wait
     for the rest of the text."""
-    lock = threading.Lock()
+    lock = ModelLock()
     started: list[str] = []
     held_between: list[bool] = []
 
@@ -155,3 +161,39 @@ async def test_pieces_take_the_lock_one_at_a_time() -> None:
     assert started == ["a", "b"]
     assert held_between == [False]
     assert not lock.locked()
+
+
+async def test_a_paused_consumer_that_may_give_the_model_up_is_told_when_another_call_waits() -> None:
+    """A speculative reply holds the LLM mid-answer while it waits for its turn to end: when another call
+    waits for the model, the reply is told (once, on the loop) and may stop, which hands the model over."""
+    lock = ModelLock()
+    told: list[str] = []
+    first_item = asyncio.Event()
+
+    async def held() -> None:
+        when_model_wanted.set(lambda: (told.append("wanted"), holder.cancel()))
+        async for _ in iterate_in_thread(lambda stop: _counting([]), lock, what="test", max_ahead=2):
+            first_item.set()
+            await asyncio.Event().wait()  # paused: waits for a release that does not come
+
+    holder = asyncio.create_task(held())
+    await first_item.wait()
+    await asyncio.sleep(0.1)
+    assert told == [] and lock.locked()  # nobody else wants the model: it stays held
+    other = [item async for item in iterate_in_thread(lambda stop: iter("ab"), lock, what="test")]
+    assert other == ["a", "b"]
+    assert told == ["wanted"]
+    with pytest.raises(asyncio.CancelledError):
+        await holder
+    assert not lock.locked() and lock.waiting == 0
+
+
+async def test_without_the_callback_a_paused_consumer_keeps_the_model() -> None:
+    lock = ModelLock()
+    stream = iterate_in_thread(lambda stop: _counting([]), lock, what="test", max_ahead=2)
+    assert await anext(stream) == 0
+    other = asyncio.ensure_future(anext(iterate_in_thread(lambda stop: iter("a"), lock, what="test")))
+    await asyncio.sleep(0.2)
+    assert not other.done() and lock.waiting == 1
+    await stream.aclose()
+    assert await other == "a"

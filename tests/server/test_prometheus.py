@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.net import client, fast_registry, receive_until, running, speak
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import ModelLock, iterate_in_thread
 from voicewire.engines.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import SettingsConfigurationOptions
 from voicewire.server import AgentServer
@@ -86,7 +85,7 @@ async def test_metrics_after_a_scripted_session(caplog: pytest.LogCaptureFixture
 
 async def test_metrics_include_the_engines_queue_waits() -> None:
     """Engines are shared by the process; their waits are in every server's /metrics."""
-    lock = threading.Lock()
+    lock = ModelLock()
     async for _ in iterate_in_thread(lambda stop: iter([1]), lock, what="test engine"):
         pass
     async with running() as server:

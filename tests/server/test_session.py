@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator, Sequence
 
@@ -18,7 +19,8 @@ from tests.server.timeline import (
     speech,
     weather_settings,
 )
-from voicewire.engines.base import ChatMessage, LlmEvent
+from voicewire.engines._worker import when_model_wanted
+from voicewire.engines.base import ChatMessage, LlmEvent, ToolSpec
 from voicewire.engines.scripted import Script, ScriptedLlm, ScriptedStt, ScriptedTts
 from voicewire.protocol import Context, SettingsConfigurationOptions
 from voicewire.server import ServerConfig, State, TurnConfig
@@ -608,6 +610,66 @@ async def test_a_prepared_reply_is_dropped_without_a_trace_when_the_user_goes_on
             ("assistant", "You said: complete sentence. What else?"),
         ]
         assert len(t.session.metrics) == 1 and t.session.metrics[0].speculative_reply_used
+
+
+class SharedLlm(ScriptedLlm):
+    """Keeps, per request, what its caller asked to be told when another call waits for the model."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.on_wanted: list[object] = []
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, tools: Sequence[ToolSpec] = (), model: str | None = None
+    ) -> AsyncGenerator[LlmEvent, None]:
+        self.on_wanted.append(when_model_wanted.get())
+        return super().stream(messages, tools=tools, model=model)
+
+
+async def test_a_prepared_reply_gives_the_llm_up_when_another_call_waits_for_it() -> None:
+    clock = VirtualClock()
+    llm = SharedLlm(first_token_delay=0.05, token_delay=0.01, sleep=clock.sleep)
+    async with _prepared_timeline(
+        clock, stt=ScriptedStt(["hello"], delay=0.1, sleep=clock.sleep), llm=llm
+    ) as t:
+        await t.configure()
+        await t.feed(speech(0.4))
+        await t.quiet(0.35)  # the held reply has its first piece; the turn ends only after 500 ms
+        (wanted,) = llm.on_wanted
+        assert callable(wanted)
+        wanted()  # another session's call waits for the model
+        await asyncio.sleep(0)
+        assert llm.closed == 1
+        await t.quiet(1.0)
+        metrics = t.session.metrics[-1]
+        assert not metrics.speculative_reply_used
+        assert metrics.speculative_stt_used and len(t.stt.utterances) == 1  # its transcript was kept
+        assert [t.chat(messages)[-1] for messages, _ in llm.requests] == [("user", "hello")] * 2
+        assert llm.on_wanted[1] is None  # a reply to a turn that has ended keeps the model
+        assert t.history() == [("user", "hello"), ("assistant", "You said: hello.")]
+        assert t.of_type("Error") == [] and len(t.session.metrics) == 1
+
+
+async def test_a_released_reply_keeps_the_llm_when_another_call_waits() -> None:
+    clock = VirtualClock()
+
+    def two_sentences(messages: Sequence[ChatMessage]) -> Script:
+        return [f"You said: {messages[-1].content}. What else?"]
+
+    llm = SharedLlm(respond=two_sentences, first_token_delay=0.05, token_delay=0.01, sleep=clock.sleep)
+    async with _prepared_timeline(
+        clock, stt=ScriptedStt(["hello"], delay=0.1, sleep=clock.sleep), llm=llm
+    ) as t:
+        await t.configure()
+        await t.feed(speech(0.4))
+        await t.quiet(0.55)  # the turn has ended and the prepared reply is released
+        assert t.session.metrics[-1].speculative_reply_used
+        (wanted,) = llm.on_wanted
+        assert callable(wanted)
+        wanted()
+        await t.quiet(1.0)
+        assert llm.closed == 0
+        assert t.history() == [("user", "hello"), ("assistant", "You said: hello. What else?")]
 
 
 async def test_a_prepared_reply_runs_no_function_before_its_turn_ends() -> None:

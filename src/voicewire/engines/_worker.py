@@ -18,11 +18,16 @@ the single place that handles it:
 * `iterate_pieces_in_thread` takes the lock once per piece of work (a TTS sentence), so a long text never
   holds a shared model for more than one bounded piece: other sessions' pieces interleave, and a consumer
   that stops is let go at the next piece boundary at the latest.
+* a consumer that may be paused for long (a reply prepared speculatively, which waits for its turn to end
+  with the LLM mid-answer) sets `when_model_wanted`: if it is not reading while another call waits for the
+  model, the callback runs on the loop, and may give the model up (by stopping the consumer) rather than
+  make another session wait on work that may be thrown away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
@@ -51,6 +56,49 @@ _QUEUE_WAIT = Histogram(
 )
 
 
+#: Set by a consumer that may give its model up: called once, on the loop, when another call waits for the
+#: model while this consumer leaves items untaken (with `max_ahead`). Read when the iteration starts.
+when_model_wanted: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "when_model_wanted", default=None
+)
+
+
+class ModelLock:
+    """A model's lock that knows whether any call is waiting for it (see `when_model_wanted`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count_guard = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for the model now."""
+        return self._waiting
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def acquire_unless(self, stop: threading.Event) -> bool:
+        """Wait for the model, counted as waiting, unless `stop` is set first."""
+        with self._count_guard:
+            self._waiting += 1
+        try:
+            while not self._lock.acquire(timeout=_LOCK_POLL_SECONDS):
+                if stop.is_set():
+                    return False
+            return True
+        finally:
+            with self._count_guard:
+                self._waiting -= 1
+
+
 class _Done:
     """Sentinel: the producer thread has finished and released the lock."""
 
@@ -69,7 +117,7 @@ class _Item(Generic[T]):
 
 async def iterate_in_thread(
     produce: Callable[[threading.Event], Iterator[T]],
-    lock: threading.Lock,
+    lock: ModelLock,
     *,
     what: str,
     max_ahead: int | None = None,
@@ -83,28 +131,36 @@ async def iterate_in_thread(
     queue: asyncio.Queue[_Item[T] | _Failed | _Done] = asyncio.Queue()
     stop = threading.Event()
     room = threading.Semaphore(max_ahead) if max_ahead is not None else None
+    on_wanted = when_model_wanted.get()
 
     def wait_for_room() -> bool:
-        """Whether the consumer still wants items, once it has room for one more."""
+        """Whether the consumer still wants items, once it has room for one more; meanwhile, tell a
+        consumer that may give the model up when another call waits for it."""
+        nonlocal on_wanted
         if room is None:
             return not stop.is_set()
         while not room.acquire(timeout=_LOCK_POLL_SECONDS):
             if stop.is_set():
                 return False
+            if on_wanted is not None and lock.waiting:
+                on_loop(on_wanted)
+                on_wanted = None
         return not stop.is_set()
 
-    def post(message: _Item[T] | _Failed | _Done) -> None:
+    def on_loop(action: Callable[[], None]) -> None:
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, message)
+            loop.call_soon_threadsafe(action)
         except RuntimeError:  # the loop is closed: nobody is listening any more
             stop.set()
+
+    def post(message: _Item[T] | _Failed | _Done) -> None:
+        on_loop(functools.partial(queue.put_nowait, message))
 
     def work() -> None:
         try:
             queued = time.perf_counter()
-            while not lock.acquire(timeout=_LOCK_POLL_SECONDS):
-                if stop.is_set():
-                    return
+            if not lock.acquire_unless(stop):
+                return
             _QUEUE_WAIT.labels(engine=what).observe(time.perf_counter() - queued)
             try:
                 if stop.is_set():
@@ -151,7 +207,7 @@ async def iterate_in_thread(
 async def iterate_pieces_in_thread(
     pieces: Iterable[str],
     produce: Callable[[str, threading.Event], Iterator[T]],
-    lock: threading.Lock,
+    lock: ModelLock,
     *,
     what: str,
 ) -> AsyncGenerator[T, None]:

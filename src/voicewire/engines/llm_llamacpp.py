@@ -66,7 +66,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import ModelLock, iterate_in_thread
 from voicewire.engines.base import ChatMessage, EngineError, LlmEvent, TextDelta, ToolCall, ToolSpec
 from voicewire.engines.context_window import window_start
 
@@ -243,7 +243,7 @@ class LlamaCppLlm:
         repeat_penalty: float = DEFAULT_REPEAT_PENALTY,
     ) -> None:
         self._llama = llama
-        self._lock = threading.Lock()
+        self._lock = ModelLock()
         #: Whether other CPU-bound engines of this process are running now (the registry sets it).
         self.contended: Callable[[], bool] = _never
         self._threads = int(getattr(llama, "n_threads", 1))

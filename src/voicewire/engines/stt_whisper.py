@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from voicewire.engines._worker import iterate_in_thread
+from voicewire.engines._worker import ModelLock, iterate_in_thread
 from voicewire.engines.base import ENGINE_SAMPLE_RATE, EngineError, FloatAudio, Transcript
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class WhisperStt:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self._model = model
-        self._lock = threading.Lock()
+        self._lock = ModelLock()
         self.name = name
         self._beam_size = beam_size
         self._tokenizer = Tokenizer(

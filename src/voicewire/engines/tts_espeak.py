@@ -22,7 +22,7 @@ from typing import Final
 import numpy as np
 
 from voicewire.engines._text import split_sentences
-from voicewire.engines._worker import iterate_pieces_in_thread
+from voicewire.engines._worker import ModelLock, iterate_pieces_in_thread
 from voicewire.engines.base import EngineError, PcmAudio
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class _Library:
     def __init__(self) -> None:
         import espeakng_loader
 
-        self.lock = threading.Lock()
+        self.lock = ModelLock()
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self._lib.espeak_Initialize.restype = ctypes.c_int

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from voicewire.engines._text import split_sentences
-from voicewire.engines._worker import iterate_pieces_in_thread
+from voicewire.engines._worker import ModelLock, iterate_pieces_in_thread
 from voicewire.engines.base import EngineError, PcmAudio
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class PiperTts:
 
     def __init__(self, voice: Any, *, name: str, aliases: Iterable[str] = ()) -> None:
         self._voice = voice
-        self._lock = threading.Lock()
+        self._lock = ModelLock()
         self.name = name
         self._names = frozenset({name, *aliases})
 

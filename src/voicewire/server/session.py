@@ -47,6 +47,7 @@ from typing import Any, assert_never
 
 import numpy as np
 
+from voicewire.engines._worker import when_model_wanted
 from voicewire.engines.base import (
     ENGINE_SAMPLE_RATE,
     ChatMessage,
@@ -687,6 +688,8 @@ class Session:
         """The user said `text`: the LLM answers into `reply`; the words enter the history at its release."""
         messages = [ChatMessage("system", self.instructions), *self.history, ChatMessage("user", text)]
         reply.when_released(functools.partial(self._user_said, reply, text))
+        if not reply.released:
+            when_model_wanted.set(functools.partial(self._give_up_prepared, reply))
         try:
             await think(
                 reply,
@@ -700,6 +703,13 @@ class Session:
             )
         except EngineError as exc:
             self._reply_error(reply, ErrorCode.THINK_REQUEST_FAILED, f"The language model failed: {exc}")
+
+    def _give_up_prepared(self, reply: Reply) -> None:
+        """Another call waits for the LLM that `reply`, prepared and held, keeps paused (`speculation`)."""
+        prepared = self._speculation.prepared
+        if prepared is not None and prepared.reply is reply and not reply.released:
+            self._speculation.drop_prepared()
+            logger.debug("session %s: a prepared reply gave the LLM up to another call", self.id)
 
     def _user_said(self, reply: Reply, text: str) -> None:
         reply.transcript_committed = True

@@ -6,6 +6,11 @@ its audio, nothing sent). At most one of each exists, for the latest pause: spee
 When the turn ends, the held reply is released only if it still answers it: the turn's utterance is the one
 it was prepared for, and the conversation it read (history, prompt, voice, LLM: the session's `basis`) was
 not replaced meanwhile. Otherwise it is cancelled, having sent and recorded nothing.
+
+A held reply keeps the LLM paused after its first piece, and the model is shared by every session of the
+process. When another call waits for it, the held reply gives it up (`drop_prepared`): work that may be
+thrown away never delays another conversation's reply. The transcript is kept, so if the turn does end
+there, only the reply is started afresh.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class Speculation:
         if self.transcript is not None:
             self.transcript.cancel()
             self.transcript = None
+        self.drop_prepared()
+
+    def drop_prepared(self) -> None:
+        """Cancel the held reply and keep the transcript (the turn may still end as it assumed)."""
         if self.prepared is not None:
             self.prepared.task.cancel()
             self.prepared = None

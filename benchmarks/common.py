@@ -494,6 +494,9 @@ class Conversation:
         self._client: Any = None
         #: Arrival times of agent audio frames, AgentStartedSpeaking and UserStartedSpeaking, for barge-ins.
         self._audio_log: list[float] = []
+        #: Seconds of agent audio in each frame of `_audio_log` (linear16, the output rate of the settings).
+        self._audio_seconds: list[float] = []
+        self._bytes_per_second = 2 * 16000
         self._started_log: list[float] = []
         self._user_log: list[float] = []
 
@@ -506,6 +509,8 @@ class Conversation:
 
         self._audio_done = asyncio.Event()
         options = ClientOptions(api_key="benchmark", url=self.url, options={"dialect": self.dialect})
+        settings = self.settings or SettingsConfigurationOptions()
+        self._bytes_per_second = 2 * (settings.audio.output.sample_rate or 16000)
         client = AsyncAgentWebSocketClient(options)
 
         async def on_audio(_: object, data: bytes, **__: object) -> None:
@@ -514,6 +519,7 @@ class Conversation:
                 self.timing.first_audio = now
             self.timing.last_audio = now
             self._audio_log.append(now)
+            self._audio_seconds.append(len(data) / self._bytes_per_second)
 
         async def on_started(_: object, agent_started_speaking: Any, **__: object) -> None:
             self._started_log.append(time.monotonic())
@@ -545,7 +551,7 @@ class Conversation:
         client.on(Events.AgentAudioDone, on_done)
         client.on(Events.ConversationText, on_text)
         client.on(Events.Error, on_error)
-        if not await client.start(self.settings or SettingsConfigurationOptions()):
+        if not await client.start(settings):
             raise ConnectionError(f"cannot connect to {self.url}")
         self._client = client
         return self
@@ -582,6 +588,7 @@ class Conversation:
         self.timing = TurnTiming()
         self._audio_done.clear()
         self._audio_log.clear()
+        self._audio_seconds.clear()
         self._started_log.clear()
         self._user_log.clear()
         sent = await self.speak(utterance.pcm)
@@ -601,6 +608,12 @@ class Conversation:
             "errors": [text for role, text in self.timing.texts if role == "error"],
             "user_turns": sum(1 for role, _ in self.timing.texts if role == "user"),
             "replies_started_early": sum(1 for t in self._started_log if t < self.timing.speech_end),
+            # What the caller heard of the agent while still inside the sentence (talked over).
+            "agent_audio_inside_s": sum(
+                seconds
+                for t, seconds in zip(self._audio_log, self._audio_seconds, strict=True)
+                if t < self.timing.speech_end
+            ),
             "first_audio_after_end": min(
                 (t - self.timing.speech_end for t in self._audio_log if t > self.timing.speech_end),
                 default=float("nan"),

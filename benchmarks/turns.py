@@ -431,7 +431,8 @@ async def _live(url: str, speech: list[Speech], warm_up: Speech) -> list[dict[st
             results.append(result)
             print(
                 f"  {item.name[:60]:60s} user turns {result['user_turns']}, replies started early "
-                f"{result['replies_started_early']}, first audio after the end "
+                f"{result['replies_started_early']} ({result['agent_audio_inside_s']:.1f} s of agent audio "
+                f"inside the sentence), first audio after the end "
                 f"{result['first_audio_after_end'] * 1000:.0f} ms",
                 flush=True,
             )
@@ -583,10 +584,11 @@ def main(argv: list[str] | None = None) -> int:
         print_table(
             f"{len(heard_live)} recordings with internal pauses spoken to the real server (default engines)",
             ["recordings cut into several turns", "replies started inside the sentence",
-             "voice-to-voice p50 ms", "p95 ms"],
+             "agent audio inside the sentence s", "voice-to-voice p50 ms", "p95 ms"],
             [[sum(r["user_turns"] > 1 for r in heard_live),
-              sum(r["replies_started_early"] for r in heard_live), heard["p50"], heard["p95"]]],
-            digits=0,
+              sum(r["replies_started_early"] for r in heard_live),
+              sum(r["agent_audio_inside_s"] for r in heard_live), heard["p50"], heard["p95"]]],
+            digits=1,
         )  # fmt: skip
     if long_item is not None and long_live:
         (result,) = long_live

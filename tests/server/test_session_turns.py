@@ -10,7 +10,7 @@ import numpy as np
 from tests.server.timeline import TEST_TURNS, Timeline, VirtualClock, speech
 from voicewire.engines.base import FloatAudio, Transcript
 from voicewire.engines.scripted import ScriptedEndOfTurn, ScriptedLlm, ScriptedStt, ScriptedTts
-from voicewire.server import ServerConfig, State
+from voicewire.server import ServerConfig, State, TurnConfig
 
 LONG_REPLY = [["A very long answer that goes on and on and on for quite a while."]]
 
@@ -47,11 +47,18 @@ async def test_without_a_model_the_session_ends_turns_on_silence() -> None:
         assert "ConversationText" in t.summary
 
 
-def barge_in_timeline(clock: VirtualClock, heard: str = "Mm-hmm.") -> Timeline:
+#: Barge-in needs 300 ms of speech, except within 0.5 s of the end of the user's turn. The sounds over the
+#: agent below start 0.6 s after the user's speech ended (a 0.4 s pause, then 0.2 s of the reply).
+BARGE_IN_TURNS = dataclasses.replace(TEST_TURNS, barge_in_min_speech_ms=300, resume_barge_in_ms=500)
+
+
+def barge_in_timeline(
+    clock: VirtualClock, heard: str = "Mm-hmm.", turns: TurnConfig = BARGE_IN_TURNS
+) -> Timeline:
     """The agent gives a long reply to "hello there"; STT hears `heard` in what is said over it."""
     return Timeline(
         clock=clock,
-        config=ServerConfig(turns=dataclasses.replace(TEST_TURNS, barge_in_min_speech_ms=300)),
+        config=ServerConfig(turns=turns),
         stt=ScriptedStt(["hello there", heard], delay=0.05, sleep=clock.sleep),
         llm=ScriptedLlm(LONG_REPLY, sleep=clock.sleep),
         tts=ScriptedTts(seconds_per_char=0.05, sleep=clock.sleep),
@@ -111,6 +118,25 @@ async def test_lasting_speech_while_the_agent_speaks_stops_it_within_150_ms_of_t
         assert times[barge] - times[last_audio] <= 0.15
 
 
+async def test_speech_soon_after_the_turn_stops_the_agent_after_min_speech_ms() -> None:
+    """The same sound as the cough above, within `resume_barge_in_ms` of the turn's end: the user is most
+    likely going on with the sentence, so it interrupts once it is `min_speech_ms` (150 ms) long."""
+    turns = dataclasses.replace(BARGE_IN_TURNS, resume_barge_in_ms=2000)
+    async with barge_in_timeline(VirtualClock(), turns=turns) as t:
+        await t.configure()
+        await t.say(0.4, pause=0.4)
+        await t.quiet(0.2)
+        assert t.session.state is State.SPEAKING
+        onset = t.clock.now()
+        await t.feed(speech(0.2))
+        sent, times = t.transport.sent, t.transport.times
+        barge = sent.index('{"type":"UserStartedSpeaking"}', 3)
+        assert 0.15 <= times[barge] - onset <= 0.2  # 150 ms of speech, rounded up to whole windows
+        assert t.tts.closed == 1
+        last_audio = max(i for i, m in enumerate(sent) if isinstance(m, bytes))
+        assert last_audio < barge
+
+
 class CountingStt(ScriptedStt):
     """Counts transcriptions that ran to their end."""
 
@@ -126,7 +152,7 @@ async def test_only_the_latest_short_sound_over_the_agent_is_still_being_transcr
     clock = VirtualClock()
     async with Timeline(
         clock=clock,
-        config=ServerConfig(turns=dataclasses.replace(TEST_TURNS, barge_in_min_speech_ms=300)),
+        config=ServerConfig(turns=BARGE_IN_TURNS),
         stt=CountingStt(["hello there", "Mm-hmm."], delay=1.0, sleep=clock.sleep),
         llm=ScriptedLlm(LONG_REPLY, sleep=clock.sleep),
         tts=ScriptedTts(seconds_per_char=0.2, sleep=clock.sleep),  # a reply of about 13 s

@@ -280,6 +280,24 @@ def test_lasting_speech_under_the_agent_barges_in_from_its_onset() -> None:
     assert isinstance(started, SpeechStarted) and started.position == 2 * WINDOW
 
 
+def test_speech_right_after_a_turn_ended_interrupts_the_agent_sooner() -> None:
+    """The turn ended inside the sentence and the agent is answering it: the rest of the sentence stops the
+    agent once it is `min_speech_ms` long (5 windows), not `barge_in_min_speech_ms` (15)."""
+    config = dataclasses.replace(CONFIG, barge_in_min_speech_ms=480, resume_barge_in_ms=640)  # 20 windows
+    turn = [*[1] * 8, *[0] * 10]  # ends at its 10th silent window, 8 windows after its onset
+    for gap, needed in ((12, 5), (19, 5), (21, 15)):  # silent windows from the end of speech to the onset
+        detector = TurnDetector(ProbabilityVad(), config)
+        assert [type(e) for p in turn for e in push(detector, windows(p))][-1] is TurnEnded
+        detector.agent_speaking = True  # the reply to the fragment is playing
+        resumed = [0] * (gap - 10) + [1] * 16
+        events = [(i, e) for i, p in enumerate(resumed) for e in push(detector, windows(p))]
+        onset = gap - 10
+        assert [(i, type(e)) for i, e in events] == [(onset + needed - 1, SpeechStarted)], gap
+        started = events[0][1]
+        assert isinstance(started, SpeechStarted)
+        assert started.position == (len(turn) + onset) * WINDOW
+
+
 def test_without_agent_audio_an_onset_starts_the_turn_at_once() -> None:
     detector = TurnDetector(ProbabilityVad(), dataclasses.replace(CONFIG, barge_in_min_speech_ms=300))
     events = [push(detector, windows(p)) for p in [0, 1, 1, 1]]

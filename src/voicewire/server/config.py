@@ -101,6 +101,11 @@ class TurnConfig:
     #: backchannel still interrupted (false barge-ins 17%), at 500 ms half did (8%), and a real interruption
     #: is decided about 0.74 s after its onset instead of 0.39 s.
     barge_in_min_speech_ms: int = 500
+    #: A user who speaks again within this long of the end of their turn interrupts the agent once the
+    #: speech lasts `min_speech_ms`, not `barge_in_min_speech_ms`: that turn most likely ended inside the
+    #: sentence, and the agent should stop for the rest of it at once rather than talk over it for half a
+    #: second. 0: every barge-in needs `barge_in_min_speech_ms`.
+    resume_barge_in_ms: int = 2000
 
 
 @dataclasses.dataclass(frozen=True)

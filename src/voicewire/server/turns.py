@@ -12,7 +12,8 @@ session gets the same decisions whatever the network jitter. Positions in events
   (`ShortSoundPaused`, after `tail_ms` of silence) may still be a word: "Stop." is shorter than that. The
   session transcribes it and, if it holds a word people cut in with, calls `interrupt_now`; otherwise
   (a cough, a click, "mm-hm") the sound is forgotten without any event once silent for `end_of_turn_ms`,
-  and the agent talks on.
+  and the agent talks on. Speech that starts within `resume_barge_in_ms` of the end of the user's last turn
+  interrupts after `min_speech_ms`: the turn ended inside a sentence, and the agent yields to the rest.
 * In speech, only windows below `silence_threshold` count as silence (hysteresis), so a soft syllable does not
   break an utterance in two.
 * After `tail_ms` of silence the utterance STT would get is final unless speech resumes (`SpeechPaused`,
@@ -153,6 +154,10 @@ class TurnDetector:
         self._max_silence_windows = max(1, self._windows(config.max_eot_silence_ms))
         self._barge_in_windows = self._windows(config.barge_in_min_speech_ms)
         self._min_speech_windows = self._windows(config.min_speech_ms)
+        self._resume_samples = round(config.resume_barge_in_ms * ENGINE_SAMPLE_RATE / 1000)
+        #: Where the user's last turn's speech ended, and the speech this utterance needs to interrupt.
+        self._last_end: int | None = None
+        self._needed_to_interrupt = self._barge_in_windows
         self._max_windows = max(1, self._windows(config.max_utterance_ms))
         self._pending = np.empty(0, dtype=np.float32)
         self._received = 0
@@ -231,6 +236,12 @@ class TurnDetector:
         self._utterance = _Utterance([*self._preroll, *self._onset], self._window, self._max_windows)
         self._utterance_start = self._processed + self._window - len(self._utterance) * self._window
         self._adapted = False
+        resumed = self._last_end is not None and self._onset_start - self._last_end <= self._resume_samples
+        self._needed_to_interrupt = (
+            min(self._barge_in_windows, max(self._onset_windows, self._min_speech_windows))
+            if resumed
+            else self._barge_in_windows
+        )
         self._speech_windows = len(self._onset)
         self._last_speech = len(self._utterance)
         self._silence_run = 0
@@ -242,7 +253,7 @@ class TurnDetector:
 
     def _announce(self) -> list[TurnEvent]:
         """`SpeechStarted` once the speech is long enough to interrupt whatever the agent is doing."""
-        if self._announced or (self.agent_speaking and self._speech_windows < self._barge_in_windows):
+        if self._announced or (self.agent_speaking and self._speech_windows < self._needed_to_interrupt):
             return []
         self._announced = True
         return [SpeechStarted(self._onset_start)]
@@ -286,6 +297,7 @@ class TurnDetector:
         if self._utterance is None:
             if self._onset_start != sound.onset:  # not the last sound heard
                 return []
+            self._last_end = sound.speech_end
             return [SpeechStarted(sound.onset), TurnEnded(sound.utterance.copy(), sound.speech_end)]
         if self._announced or self._onset_start != sound.onset:
             return []
@@ -353,6 +365,7 @@ class TurnDetector:
         if self._speech_windows >= self._min_speech_windows:
             event = TurnEnded(self._trimmed().copy(), speech_end)
             self._remember()
+            self._last_end = speech_end
         self._finish()
         return event
 
@@ -361,6 +374,7 @@ class TurnDetector:
         events: list[TurnEvent] = [] if self._announced else [SpeechStarted(self._onset_start)]
         events.append(ended)
         self._remember()
+        self._last_end = ended.speech_end
         self._finish()
         self._preroll.clear()  # it is speech the ended turn already has
         return events

@@ -278,6 +278,9 @@ class Results:
     delays_ms: list[float] = dataclasses.field(default_factory=list)
     missed_ends: int = 0
     sounds: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    #: The same noises and backchannels, starting 0.5 s after the detector ended a turn (as the agent's
+    #: reply begins): inside `turns.resume_barge_in_ms`, where less speech interrupts.
+    sounds_after_turn: list[int] = dataclasses.field(default_factory=list)
     barge_in_ms: list[float] = dataclasses.field(default_factory=list)
     #: Per sound over the agent, what STT heard in its short pauses.
     heard: dict[str, list[str]] = dataclasses.field(default_factory=dict)
@@ -329,7 +332,25 @@ async def evaluate(
         results.sounds.setdefault(sound.kind, []).append(int(bool(starts)))
         if sound.interrupts and starts:
             results.barge_in_ms.append((starts[0] - sound.onset) / RATE * 1000)
+        if not sound.interrupts and speech:
+            detector = TurnDetector(vad.stream(), config, timed)
+            await detect_until_turn_ends(detector, a_turn(speech[0]))
+            events = await detect(detector, sound.pcm, agent_speaking=True, stt=stt)
+            results.sounds_after_turn.append(int(any(isinstance(e, SpeechStarted) for _, e in events)))
     return results
+
+
+def a_turn(item: Speech) -> Pcm:
+    """The recording's first phrase alone, then its closing room tone: a short whole turn."""
+    return np.concatenate([item.pcm[: item.pauses[0][0]], item.pcm[item.speech_end :]])
+
+
+async def detect_until_turn_ends(detector: TurnDetector, pcm: Pcm) -> None:
+    """Feed `pcm` until the detector ends the turn in it (or `pcm` ends)."""
+    audio: FloatAudio = pcm16_to_float(pcm)
+    for start in range(0, len(audio), FRAME_SAMPLES):
+        if any(isinstance(e, TurnEnded) for e in await detector.push(audio[start : start + FRAME_SAMPLES])):
+            return
 
 
 def report(name: str, results: Results) -> dict[str, Any]:
@@ -348,6 +369,11 @@ def report(name: str, results: Results) -> dict[str, Any]:
         "end_of_turn_delay_ms": delays,
         "missed_real_ends": results.missed_ends,
         "false_barge_in_rate": false_barge,
+        "false_barge_in_after_turn_rate": (
+            sum(results.sounds_after_turn) / len(results.sounds_after_turn)
+            if results.sounds_after_turn
+            else float("nan")
+        ),
         "barge_in_by_kind": {kind: sum(hits) / len(hits) for kind, hits in results.sounds.items()},
         "interruption_decision_ms": summary(results.barge_in_ms),
         "model_call_ms": summary(results.model_ms),
@@ -496,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick:
             fixed = TurnConfig(eot_context_ms=0, eot_patience_step_ms=0)
             detectors.append(("smart-turn without context or patience", fixed, model, whisper))
+            config = TurnConfig(resume_barge_in_ms=0)
+            detectors.append(("smart-turn, barge-in after a turn as at any time", config, model, whisper))
             for check in (640,):
                 config = TurnConfig(eot_check_ms=check)
                 detectors.append((f"smart-turn, first check at {check} ms", config, model, whisper))
@@ -519,12 +547,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Turn detection over {len(speech)} recordings ({reports[0]['internal_pauses']} internal pauses) "
         f"and {len(sounds)} sounds over the agent",
         ["detector", "false EOT %", "EOT delay p50 ms", "p95 ms", "missed ends", "false barge-in %",
-         "interrupt decision p50 ms", "model call p50 ms"],
+         "right after a turn %", "interrupt decision p50 ms", "model call p50 ms"],
         [
             [
                 r["detector"], r["false_end_of_turn_rate"] * 100, r["end_of_turn_delay_ms"]["p50"],
                 r["end_of_turn_delay_ms"]["p95"], r["missed_real_ends"], r["false_barge_in_rate"] * 100,
-                r["interruption_decision_ms"]["p50"], r["model_call_ms"]["p50"],
+                r["false_barge_in_after_turn_rate"] * 100, r["interruption_decision_ms"]["p50"],
+                r["model_call_ms"]["p50"],
             ]
             for r in reports
         ],

@@ -334,15 +334,17 @@ async def evaluate(
             results.barge_in_ms.append((starts[0] - sound.onset) / RATE * 1000)
         if not sound.interrupts and speech:
             detector = TurnDetector(vad.stream(), config, timed)
-            await detect_until_turn_ends(detector, a_turn(speech[0]))
+            await detect_until_turn_ends(detector, first_phrase(speech[0]).pcm)
             events = await detect(detector, sound.pcm, agent_speaking=True, stt=stt)
             results.sounds_after_turn.append(int(any(isinstance(e, SpeechStarted) for _, e in events)))
     return results
 
 
-def a_turn(item: Speech) -> Pcm:
+def first_phrase(item: Speech) -> Speech:
     """The recording's first phrase alone, then its closing room tone: a short whole turn."""
-    return np.concatenate([item.pcm[: item.pauses[0][0]], item.pcm[item.speech_end :]])
+    end = item.pauses[0][0] if item.pauses else item.speech_end
+    pcm = np.concatenate([item.pcm[:end], item.pcm[item.speech_end :]])
+    return Speech(f"{item.name}, first phrase", item.source, pcm, [], end)
 
 
 async def detect_until_turn_ends(detector: TurnDetector, pcm: Pcm) -> None:
@@ -475,7 +477,9 @@ def live(speech: list[Speech], long: Speech | None) -> tuple[list[dict[str, Any]
 
     with ServerProcess("full") as server:
         heard = asyncio.run(_live(server.url, speech, speech[-1]))
-        return heard, asyncio.run(_live(server.url, [long], speech[-1])) if long is not None else []
+        # Warmed up with a phrase the server cannot cut: a caller it has not cut off before.
+        warm_up = first_phrase(speech[0])
+        return heard, asyncio.run(_live(server.url, [long], warm_up)) if long is not None else []
 
 
 def print_rates(title: str, label: str, reports: list[dict[str, Any]], key: str) -> None:

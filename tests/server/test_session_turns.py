@@ -168,3 +168,23 @@ async def test_only_the_latest_short_sound_over_the_agent_is_still_being_transcr
         assert len(t.stt.utterances) == 3  # the turn, and each hum when it paused
         assert t.stt.finished == 2  # the turn and the last hum: the first hum's was dropped
         assert t.session.state is State.SPEAKING
+
+
+async def test_long_speech_without_a_pause_is_transcribed_ahead_in_a_segment() -> None:
+    """A long turn with no pause long enough to count: STT finishes its first part while the user speaks,
+    and the end of turn transcribes only the rest (not the whole turn, Whisper's slow path past 20 s)."""
+    clock = VirtualClock()
+    turns = dataclasses.replace(TEST_TURNS, checkpoint_ms=4500)
+    async with Timeline(
+        clock=clock,
+        config=ServerConfig(turns=turns),
+        stt=ScriptedStt(["the first part", "and the rest"], delay=0.1, sleep=clock.sleep),
+    ) as t:
+        await t.configure()
+        await t.say(7.0, pause=0.5)
+        await t.quiet(1.0)
+        first, rest = t.stt.utterances
+        assert 4.0 <= len(first) / 16_000 <= 4.6  # the checkpoint, at its quietest last window
+        assert 2.5 <= len(rest) / 16_000 <= 3.5  # the rest of the 7 s, with its pre-roll and tail
+        users = [m["content"] for m in t.of_type("ConversationText") if m["role"] == "user"]
+        assert users == ["the first part and the rest"]

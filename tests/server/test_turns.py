@@ -12,6 +12,7 @@ from voicewire.engines.scripted import ScriptedEndOfTurn
 from voicewire.server.config import TurnConfig
 from voicewire.server.turns import (
     ShortSoundPaused,
+    SpeechCheckpoint,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -347,6 +348,32 @@ def test_a_user_who_speaks_again_right_after_a_turn_ended_gets_more_patience() -
         (0, 0),
         (1, 0),
     ]
+
+
+def test_long_speech_without_a_pause_is_handed_on_at_its_quietest_recent_window() -> None:
+    config = dataclasses.replace(CONFIG, checkpoint_ms=3200, max_utterance_ms=60_000)  # 100 windows
+    speech = [1.0] * 230
+    speech[90] = 0.4  # a soft window between words: still speech (above the silence threshold)
+    speech[185] = 0.35
+    events = run([0, *speech, *[0] * 12], config)
+    checkpoints = [(i, e) for i, e in events if isinstance(e, SpeechCheckpoint)]
+    # The utterance is the pre-roll window, then the speech: 100 windows long at index 99.
+    (at_first, first), (at_second, second) = checkpoints
+    assert at_first == 99 and len(first.utterance) == (1 + 91) * WINDOW  # cut after the soft window
+    assert at_second == 191 and len(second.utterance) == (1 + 186) * WINDOW  # 100 windows after that cut
+    (ended,) = [e for _, e in events if isinstance(e, TurnEnded)]
+    assert np.array_equal(ended.utterance[: len(second.utterance)], second.utterance)  # prefixes of the turn
+
+
+def test_no_checkpoint_when_turned_off_or_when_pauses_hand_the_audio_on() -> None:
+    off = dataclasses.replace(CONFIG, checkpoint_ms=0, max_utterance_ms=60_000)
+    assert not [e for _, e in run([0, *[1] * 230, *[0] * 12], off) if isinstance(e, SpeechCheckpoint)]
+    on = dataclasses.replace(CONFIG, checkpoint_ms=3200, max_utterance_ms=60_000)
+    # 60 windows of speech, then a pause of 3 windows (past the 64 ms tail, short of the end), and again.
+    paused = [0, *([1] * 60 + [0] * 3) * 4, *[0] * 12]
+    events = run(paused, on)
+    assert [type(e) for _, e in events].count(SpeechPaused) >= 4
+    assert not [e for _, e in events if isinstance(e, SpeechCheckpoint)]
 
 
 def test_audio_handed_on_at_pauses_is_unchanged_by_the_speech_that_follows() -> None:

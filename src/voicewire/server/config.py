@@ -57,6 +57,10 @@ class TurnConfig:
     tail_ms: int = 64
     #: An utterance this long ends the turn even without a pause (bounds memory; Whisper reads 30 s).
     max_utterance_ms: int = 30_000
+    #: Speech this long without a pause is handed to STT up to its quietest recent window, so a long turn
+    #: spoken without a pause long enough to count is still transcribed piece by piece (`incremental_stt`)
+    #: and not whole, on Whisper's padded 30 s path, at its end. 0: pieces end at pauses only.
+    checkpoint_ms: int = 8000
     #: Start STT once `tail_ms` of silence has passed and reuse it if the turn then ends unchanged. Whisper
     #: costs about as much as the end-of-turn wait, so this hides most of it; each pause that the user
     #: talks through costs one wasted transcription.

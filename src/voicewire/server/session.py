@@ -118,6 +118,7 @@ from voicewire.server.speculation import PreparedReply, Speculation
 from voicewire.server.thinking import think
 from voicewire.server.turns import (
     ShortSoundPaused,
+    SpeechCheckpoint,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -191,6 +192,7 @@ class Session:
         #: The transcription of the latest short sound over the agent (one at a time: a client making noises
         #: cannot queue work for the shared STT model).
         self._word_check: asyncio.Task[None] | None = None
+        self._ahead: asyncio.Task[Transcript | None] | None = None
 
     # -- life cycle ----------------------------------------------------------------------------------------
 
@@ -333,6 +335,8 @@ class Session:
             self.user_paused(event.utterance)
         elif isinstance(event, SpeechResumed):
             self._speculation.cancel()
+        elif isinstance(event, SpeechCheckpoint):
+            self._transcribe_ahead(event.utterance)
         elif isinstance(event, ShortSoundPaused):
             if self._word_check is not None:
                 self._word_check.cancel()
@@ -471,6 +475,13 @@ class Session:
             body = functools.partial(self._answer_user, reply, utterance, speculation.transcript)
             task = self._spawn(self._run_reply(reply, body))
             speculation.prepared = PreparedReply(reply, task, self._basis())
+
+    def _transcribe_ahead(self, utterance: FloatAudio) -> None:
+        """Long speech without a pause: STT finishes a segment of it now (`incremental_stt`), so the end of
+        the turn transcribes only the rest. One at a time; the result waits in the session's recogniser."""
+        if self._pipeline is None or (self._ahead is not None and not self._ahead.done()):
+            return
+        self._ahead = self._spawn(self._speculate(self._pipeline.stt, utterance))
 
     def _basis(self) -> tuple[object, ...]:
         """What a prepared reply reads, which must not be replaced before it is released."""

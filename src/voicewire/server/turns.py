@@ -17,7 +17,9 @@ session gets the same decisions whatever the network jitter. Positions in events
 * In speech, only windows below `silence_threshold` count as silence (hysteresis), so a soft syllable does not
   break an utterance in two.
 * After `tail_ms` of silence the utterance STT would get is final unless speech resumes (`SpeechPaused`,
-  used for speculative STT). The turn then ends:
+  used for speculative STT). After `checkpoint_ms` of speech with no such pause, the utterance up to its
+  quietest window of the last half second is handed on (`SpeechCheckpoint`), so STT can finish that part of
+  a long turn early. The turn then ends:
   - "silence" detector: after `end_of_turn_ms` of silence;
   - "smart-turn" detector: when the end-of-turn model, asked after `eot_check_ms` of silence and again every
     `eot_recheck_ms`, says the turn sounds complete, or after `max_eot_silence_ms` of silence regardless.
@@ -51,6 +53,9 @@ from voicewire.server.config import TurnConfig
 
 logger = logging.getLogger(__name__)
 
+#: A checkpoint is cut at the quietest of this many last windows (about half a second).
+_CHECKPOINT_LOOKBACK_WINDOWS = 16
+
 
 @dataclasses.dataclass(frozen=True)
 class SpeechStarted:
@@ -67,6 +72,14 @@ class SpeechPaused:
 @dataclasses.dataclass(frozen=True)
 class SpeechResumed:
     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechCheckpoint:
+    """Long speech without a pause: the utterance so far, up to its quietest recent window (a prefix of
+    what the turn's utterance will be), for STT to transcribe ahead of the end of turn."""
+
+    utterance: FloatAudio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +105,15 @@ class TurnDiscarded:
     pass
 
 
-TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | ShortSoundPaused | TurnEnded | TurnDiscarded
+TurnEvent = (
+    SpeechStarted
+    | SpeechPaused
+    | SpeechResumed
+    | SpeechCheckpoint
+    | ShortSoundPaused
+    | TurnEnded
+    | TurnDiscarded
+)
 
 
 class _Utterance:
@@ -159,6 +180,10 @@ class TurnDetector:
         self._last_end: int | None = None
         self._needed_to_interrupt = self._barge_in_windows
         self._max_windows = max(1, self._windows(config.max_utterance_ms))
+        self._checkpoint_windows = self._windows(config.checkpoint_ms) if config.checkpoint_ms > 0 else 0
+        #: The utterance's windows handed on so far (at a pause or a checkpoint), and the latest scores.
+        self._handed_on = 0
+        self._recent: collections.deque[float] = collections.deque(maxlen=_CHECKPOINT_LOOKBACK_WINDOWS)
         self._pending = np.empty(0, dtype=np.float32)
         self._received = 0
         self._processed = 0
@@ -236,6 +261,8 @@ class TurnDetector:
         self._utterance = _Utterance([*self._preroll, *self._onset], self._window, self._max_windows)
         self._utterance_start = self._processed + self._window - len(self._utterance) * self._window
         self._adapted = False
+        self._handed_on = 0
+        self._recent.clear()
         resumed = self._last_end is not None and self._onset_start - self._last_end <= self._resume_samples
         self._needed_to_interrupt = (
             min(self._barge_in_windows, max(self._onset_windows, self._min_speech_windows))
@@ -261,6 +288,7 @@ class TurnDetector:
     async def _follow(self, window: FloatAudio, probability: float) -> list[TurnEvent]:
         assert self._utterance is not None
         self._utterance.append(window)
+        self._recent.append(probability)
         if len(self._utterance) >= self._max_windows:
             return self._end_now(TurnEnded(self._utterance.audio().copy(), self._processed + self._window))
         if probability >= self._config.silence_threshold:
@@ -270,7 +298,7 @@ class TurnDetector:
             if self._paused:
                 self._paused = False
                 return [SpeechResumed()]
-            return self._announce()
+            return [*self._announce(), *self._checkpoint()]
         self._silence_run += 1
         if not self._announced:
             if self._silence_run >= self._end_windows:  # a short sound under the agent's voice: forget it
@@ -282,6 +310,7 @@ class TurnDetector:
         events: list[TurnEvent] = []
         if self._silence_run == self._tail_windows:
             self._paused = True
+            self._handed_on = len(self._utterance)
             events.append(SpeechPaused(self._trimmed()))
         if self.end_of_turn is None:
             if self._silence_run >= self._end_windows:
@@ -289,6 +318,18 @@ class TurnDetector:
         elif self._silence_run >= self._check_windows and await self._sounds_finished():
             events.append(self._end_of_speech())
         return events
+
+    def _checkpoint(self) -> list[TurnEvent]:
+        """`SpeechCheckpoint` once `checkpoint_ms` of the utterance has not been handed on, cut at the
+        quietest of the last windows: most likely between words, so STT gets no half word at either side."""
+        assert self._utterance is not None
+        count = len(self._utterance)
+        due = self._checkpoint_windows and count - self._handed_on >= self._checkpoint_windows
+        if not due or not self._announced:
+            return []
+        quietest = min(range(len(self._recent)), key=self._recent.__getitem__)
+        self._handed_on = count - len(self._recent) + quietest + 1
+        return [SpeechCheckpoint(self._utterance.audio(self._handed_on))]
 
     def interrupt_now(self, sound: ShortSoundPaused) -> list[TurnEvent]:
         """Promote `sound` to a turn that interrupts the agent (the session heard a word in it). Still held,

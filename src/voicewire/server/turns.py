@@ -181,8 +181,8 @@ class TurnDetector:
         self._needed_to_interrupt = self._barge_in_windows
         self._max_windows = max(1, self._windows(config.max_utterance_ms))
         self._checkpoint_windows = self._windows(config.checkpoint_ms) if config.checkpoint_ms > 0 else 0
-        #: The utterance's windows handed on so far (at a pause or a checkpoint), and the latest scores.
-        self._handed_on = 0
+        #: The utterance's length in windows at which a checkpoint is due (see `_hand_on`), the latest scores.
+        self._checkpoint_due: float = math.inf
         self._recent: collections.deque[float] = collections.deque(maxlen=_CHECKPOINT_LOOKBACK_WINDOWS)
         self._pending = np.empty(0, dtype=np.float32)
         self._received = 0
@@ -261,7 +261,7 @@ class TurnDetector:
         self._utterance = _Utterance([*self._preroll, *self._onset], self._window, self._max_windows)
         self._utterance_start = self._processed + self._window - len(self._utterance) * self._window
         self._adapted = False
-        self._handed_on = 0
+        self._hand_on(0)
         self._recent.clear()
         resumed = self._last_end is not None and self._onset_start - self._last_end <= self._resume_samples
         self._needed_to_interrupt = (
@@ -298,7 +298,9 @@ class TurnDetector:
             if self._paused:
                 self._paused = False
                 return [SpeechResumed()]
-            return [*self._announce(), *self._checkpoint()]
+            if len(self._utterance) >= self._checkpoint_due:
+                return [*self._announce(), *self._checkpoint()]
+            return self._announce()
         self._silence_run += 1
         if not self._announced:
             if self._silence_run >= self._end_windows:  # a short sound under the agent's voice: forget it
@@ -310,7 +312,7 @@ class TurnDetector:
         events: list[TurnEvent] = []
         if self._silence_run == self._tail_windows:
             self._paused = True
-            self._handed_on = len(self._utterance)
+            self._hand_on(len(self._utterance))
             events.append(SpeechPaused(self._trimmed()))
         if self.end_of_turn is None:
             if self._silence_run >= self._end_windows:
@@ -320,16 +322,19 @@ class TurnDetector:
         return events
 
     def _checkpoint(self) -> list[TurnEvent]:
-        """`SpeechCheckpoint` once `checkpoint_ms` of the utterance has not been handed on, cut at the
+        """`SpeechCheckpoint`, `checkpoint_ms` of the utterance not having been handed on, cut at the
         quietest of the last windows: most likely between words, so STT gets no half word at either side."""
         assert self._utterance is not None
-        count = len(self._utterance)
-        due = self._checkpoint_windows and count - self._handed_on >= self._checkpoint_windows
-        if not due or not self._announced:
+        if not self._announced:
             return []
         quietest = min(range(len(self._recent)), key=self._recent.__getitem__)
-        self._handed_on = count - len(self._recent) + quietest + 1
-        return [SpeechCheckpoint(self._utterance.audio(self._handed_on))]
+        cut = len(self._utterance) - len(self._recent) + quietest + 1
+        self._hand_on(cut)
+        return [SpeechCheckpoint(self._utterance.audio(cut))]
+
+    def _hand_on(self, windows: int) -> None:
+        """The utterance's first `windows` went to STT: the next checkpoint is `checkpoint_ms` after them."""
+        self._checkpoint_due = windows + self._checkpoint_windows if self._checkpoint_windows else math.inf
 
     def interrupt_now(self, sound: ShortSoundPaused) -> list[TurnEvent]:
         """Promote `sound` to a turn that interrupts the agent (the session heard a word in it). Still held,
